@@ -1,0 +1,176 @@
+#include "server/channel_registry.hpp"
+
+#include <cstring>
+
+#include "protocol/reply_writer.hpp"
+#include "server/glob.hpp"
+
+namespace backplane {
+
+using protocol::Frame;
+using protocol::FrameRef;
+
+namespace {
+
+std::vector<std::string> names_of(const std::unordered_map<SubscriberList*, size_t>& index) {
+    std::vector<std::string> names;
+    names.reserve(index.size());
+    for (const auto& [list, position] : index) names.emplace_back(list->name);
+    return names;
+}
+
+}  // namespace
+
+std::vector<std::string> Subscriber::channel_names() const { return names_of(channels_); }
+
+std::vector<std::string> Subscriber::pattern_names() const { return names_of(patterns_); }
+
+bool ChannelRegistry::add(ListMap& lists, std::unordered_map<SubscriberList*, size_t>& index,
+                          Subscriber& s, std::string_view name, SubscriberList** created) {
+    auto it = lists.find(name);
+    if (it == lists.end()) {
+        it = lists.emplace(std::string(name), SubscriberList{}).first;
+        it->second.name = it->first;
+        if (created) *created = &it->second;
+    }
+    SubscriberList& list = it->second;
+    if (!index.try_emplace(&list, list.members.size()).second) return false;
+    list.members.push_back(&s);
+    return true;
+}
+
+// Swap-removes `s` from `list`, fixing the position recorded by the subscriber moved into its
+// place, and erases the list when it empties.
+bool ChannelRegistry::drop(ListMap& lists, std::unordered_map<SubscriberList*, size_t>& index,
+                           Subscriber& s, SubscriberList& list) {
+    auto entry = index.find(&list);
+    if (entry == index.end()) return false;
+    const size_t position = entry->second;
+    index.erase(entry);
+    Subscriber* moved = list.members.back();
+    list.members[position] = moved;
+    list.members.pop_back();
+    if (moved != &s) {
+        auto& moved_index = (&index == &s.channels_) ? moved->channels_ : moved->patterns_;
+        moved_index[&list] = position;
+    }
+    if (list.members.empty()) lists.erase(lists.find(list.name));
+    return true;
+}
+
+bool ChannelRegistry::subscribe(Subscriber& s, std::string_view channel) {
+    return add(channels_, s.channels_, s, channel, nullptr);
+}
+
+bool ChannelRegistry::unsubscribe(Subscriber& s, std::string_view channel) {
+    auto it = channels_.find(channel);
+    return it != channels_.end() && drop(channels_, s.channels_, s, it->second);
+}
+
+bool ChannelRegistry::psubscribe(Subscriber& s, std::string_view pattern) {
+    SubscriberList* created = nullptr;
+    const bool added = add(patterns_, s.patterns_, s, pattern, &created);
+    if (created) index_pattern(*created);
+    return added;
+}
+
+bool ChannelRegistry::punsubscribe(Subscriber& s, std::string_view pattern) {
+    auto it = patterns_.find(pattern);
+    if (it == patterns_.end()) return false;
+    SubscriberList& list = it->second;
+    if (!s.patterns_.contains(&list)) return false;
+    if (list.members.size() == 1) unindex_pattern(list);
+    return drop(patterns_, s.patterns_, s, list);
+}
+
+void ChannelRegistry::remove(Subscriber& s) {
+    while (!s.channels_.empty()) drop(channels_, s.channels_, s, *s.channels_.begin()->first);
+    while (!s.patterns_.empty()) {
+        SubscriberList& list = *s.patterns_.begin()->first;
+        if (list.members.size() == 1) unindex_pattern(list);
+        drop(patterns_, s.patterns_, s, list);
+    }
+}
+
+void ChannelRegistry::index_pattern(SubscriberList& list) {
+    const std::string_view prefix = glob_literal_prefix(list.name);
+    pattern_index_[prefix.size()][prefix].push_back(&list);
+}
+
+void ChannelRegistry::unindex_pattern(SubscriberList& list) {
+    const std::string_view prefix = glob_literal_prefix(list.name);
+    auto by_length = pattern_index_.find(prefix.size());
+    auto by_prefix = by_length->second.find(prefix);
+    auto& lists = by_prefix->second;
+    std::erase(lists, &list);
+    if (lists.empty()) by_length->second.erase(by_prefix);
+    if (by_length->second.empty()) pattern_index_.erase(by_length);
+}
+
+size_t ChannelRegistry::publish(std::string_view channel, std::string_view payload) {
+    size_t receivers = 0;
+    if (auto it = channels_.find(channel); it != channels_.end()) {
+        const FrameRef frame = encode_message(channel, payload);
+        for (Subscriber* s : it->second.members) s->deliver(frame);
+        receivers += it->second.members.size();
+    }
+    if (!pattern_index_.empty()) deliver_pattern_matches(channel, payload, receivers);
+    return receivers;
+}
+
+void ChannelRegistry::deliver_pattern_matches(std::string_view channel, std::string_view payload,
+                                              size_t& receivers) {
+    for (const auto& [length, by_prefix] : pattern_index_) {
+        if (length > channel.size()) break;
+        auto it = by_prefix.find(channel.substr(0, length));
+        if (it == by_prefix.end()) continue;
+        for (SubscriberList* list : it->second) {
+            if (!glob_match(list->name, channel)) continue;
+            const FrameRef frame = encode_pmessage(list->name, channel, payload);
+            for (Subscriber* s : list->members) s->deliver(frame);
+            receivers += list->members.size();
+        }
+    }
+}
+
+size_t ChannelRegistry::subscriber_count(std::string_view channel) const {
+    auto it = channels_.find(channel);
+    return it == channels_.end() ? 0 : it->second.members.size();
+}
+
+std::vector<std::string_view> ChannelRegistry::channels_matching(std::string_view pattern) const {
+    std::vector<std::string_view> names;
+    for (const auto& [name, list] : channels_) {
+        if (glob_match(pattern, name)) names.emplace_back(name);
+    }
+    return names;
+}
+
+namespace {
+
+constexpr std::string_view message_head = "*3\r\n$7\r\nmessage\r\n";
+constexpr std::string_view pmessage_head = "*4\r\n$8\r\npmessage\r\n";
+
+FrameRef encode(std::string_view head, std::initializer_list<std::string_view> bulks) {
+    size_t size = head.size();
+    for (std::string_view bulk : bulks) size += protocol::ReplyWriter::bulk_size(bulk.size());
+    FrameRef frame = Frame::allocate(size);
+    char* out = frame->data();
+    std::memcpy(out, head.data(), head.size());
+    out += head.size();
+    for (std::string_view bulk : bulks) out = protocol::write_bulk(out, bulk);
+    return frame;
+}
+
+}  // namespace
+
+FrameRef encode_message(std::string_view channel, std::string_view payload) {
+    return encode(message_head, {channel, payload});
+}
+
+FrameRef encode_pmessage(std::string_view pattern, std::string_view channel,
+                         std::string_view payload) {
+    return encode(pmessage_head, {pattern, channel, payload});
+}
+
+}  // namespace backplane

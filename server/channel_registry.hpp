@@ -1,0 +1,115 @@
+#pragma once
+// The pub/sub index, in both directions: channel (or pattern) to its subscribers, and each
+// subscriber to its channels and patterns. As in Redis's pubsub.c, a channel or pattern with no
+// subscribers left is erased, so subscribing to millions of short-lived channels leaks nothing.
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "protocol/frame.hpp"
+
+namespace backplane {
+
+class Subscriber;
+
+/// The subscribers of one channel or one pattern.
+struct SubscriberList {
+    std::string_view name;  // the channel or pattern; points at the registry's key
+    std::vector<Subscriber*> members;
+};
+
+/// Something that receives published messages: a client session.
+class Subscriber {
+public:
+    /// Queues an encoded `message`/`pmessage` frame (RESP2 array form). Must not call back into
+    /// the registry: a subscriber that has to go away schedules its own removal.
+    virtual void deliver(const protocol::FrameRef& frame) = 0;
+
+    /// Channels plus patterns: the count Redis returns in (p)(un)subscribe replies.
+    size_t subscription_count() const { return channels_.size() + patterns_.size(); }
+    size_t channel_count() const { return channels_.size(); }
+    size_t pattern_count() const { return patterns_.size(); }
+
+    /// Names of the channels (or patterns) this subscriber is in.
+    std::vector<std::string> channel_names() const;
+    std::vector<std::string> pattern_names() const;
+
+protected:
+    Subscriber() = default;
+    ~Subscriber() = default;
+    Subscriber(const Subscriber&) = delete;
+    Subscriber& operator=(const Subscriber&) = delete;
+
+private:
+    friend class ChannelRegistry;
+    // Each list this subscriber is in, with its position in that list's members.
+    std::unordered_map<SubscriberList*, size_t> channels_;
+    std::unordered_map<SubscriberList*, size_t> patterns_;
+};
+
+class ChannelRegistry {
+public:
+    ChannelRegistry() = default;
+    ChannelRegistry(const ChannelRegistry&) = delete;
+    ChannelRegistry& operator=(const ChannelRegistry&) = delete;
+
+    /// Adds `s` to `channel`; false if it was already there.
+    bool subscribe(Subscriber& s, std::string_view channel);
+    /// Removes `s` from `channel`; false if it was not there.
+    bool unsubscribe(Subscriber& s, std::string_view channel);
+    /// Adds `s` to `pattern`; false if it was already there.
+    bool psubscribe(Subscriber& s, std::string_view pattern);
+    /// Removes `s` from `pattern`; false if it was not there.
+    bool punsubscribe(Subscriber& s, std::string_view pattern);
+    /// Removes `s` from every channel and pattern (on disconnect).
+    void remove(Subscriber& s);
+
+    /// Delivers `payload` to the subscribers of `channel`, then to those of matching patterns;
+    /// returns how many deliveries were made (Redis's PUBLISH reply).
+    size_t publish(std::string_view channel, std::string_view payload);
+
+    /// Channels with at least one subscriber.
+    size_t channel_count() const { return channels_.size(); }
+    /// Distinct patterns with at least one subscriber (PUBSUB NUMPAT).
+    size_t pattern_count() const { return patterns_.size(); }
+    /// Subscribers of `channel`, patterns excluded (PUBSUB NUMSUB).
+    size_t subscriber_count(std::string_view channel) const;
+    /// Channels whose name matches `pattern` (PUBSUB CHANNELS [pattern]).
+    std::vector<std::string_view> channels_matching(std::string_view pattern) const;
+
+private:
+    struct StringHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    using ListMap = std::unordered_map<std::string, SubscriberList, StringHash, std::equal_to<>>;
+    // Patterns grouped by the length of their literal prefix, then by that prefix, so a publish
+    // tests only the patterns whose prefix the channel starts with.
+    using PrefixIndex =
+        std::map<size_t, std::unordered_map<std::string_view, std::vector<SubscriberList*>>>;
+
+    static bool add(ListMap& lists, std::unordered_map<SubscriberList*, size_t>& index,
+                    Subscriber& s, std::string_view name, SubscriberList** created);
+    static bool drop(ListMap& lists, std::unordered_map<SubscriberList*, size_t>& index,
+                     Subscriber& s, SubscriberList& list);
+    void index_pattern(SubscriberList& list);
+    void unindex_pattern(SubscriberList& list);
+    void deliver_pattern_matches(std::string_view channel, std::string_view payload,
+                                 size_t& receivers);
+
+    ListMap channels_;
+    ListMap patterns_;
+    PrefixIndex pattern_index_;
+};
+
+/// Encodes `*3\r\n$7\r\nmessage\r\n$<n>\r\n<channel>\r\n$<n>\r\n<payload>\r\n` once.
+protocol::FrameRef encode_message(std::string_view channel, std::string_view payload);
+/// Encodes `*4\r\n$8\r\npmessage\r\n` + pattern, channel and payload bulks once.
+protocol::FrameRef encode_pmessage(std::string_view pattern, std::string_view channel,
+                                   std::string_view payload);
+
+}  // namespace backplane

@@ -1,0 +1,157 @@
+#include "server/command_table.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string>
+
+#include "server/commands/commands.hpp"
+#include "server/server.hpp"
+#include "server/session.hpp"
+
+namespace backplane {
+namespace {
+
+using namespace commands;
+
+constexpr uint32_t before_auth = allowed_before_auth;
+constexpr uint32_t subscribed = allowed_when_subscribed;
+
+const CommandSpec command_table[] = {
+    {"auth", "auth", -2, before_auth, auth, {}, "noscript loading stale fast no-auth allow-busy",
+     "@fast @connection", "Authenticate to the server", "1.0.0", "connection"},
+    {"hello", "hello", -1, before_auth, hello, {}, "noscript loading stale fast no-auth allow-busy",
+     "@fast @connection", "Handshake with Redis", "6.0.0", "connection"},
+    {"ping", "ping", -1, subscribed, ping, {}, "fast", "@fast @connection", "Ping the server",
+     "1.0.0", "connection"},
+    {"echo", "echo", 2, 0, echo, {}, "fast", "@fast @connection", "Echo the given string",
+     "1.0.0", "connection"},
+    {"quit", "quit", -1, before_auth | subscribed, quit, {},
+     "allow-busy noscript loading stale fast no-auth", "@fast @connection",
+     "Close the connection", "1.0.0", "connection"},
+    {"reset", "reset", 1, before_auth | subscribed, reset, {},
+     "noscript loading stale fast no-auth allow-busy", "@fast @connection",
+     "Reset the connection", "6.2.0", "connection"},
+    {"select", "select", 2, 0, select, {}, "loading stale fast", "@fast @connection",
+     "Change the selected database for the current connection", "1.0.0", "connection"},
+    {"time", "time", 1, 0, time, {}, "loading stale fast", "@fast",
+     "Return the current server time", "2.6.0", "server"},
+    {"subscribe", "subscribe", -2, subscribed, subscribe, {}, "pubsub noscript loading stale",
+     "@pubsub @slow", "Listen for messages published to the given channels", "2.0.0", "pubsub"},
+    {"unsubscribe", "unsubscribe", -1, subscribed, unsubscribe, {},
+     "pubsub noscript loading stale", "@pubsub @slow",
+     "Stop listening for messages posted to the given channels", "2.0.0", "pubsub"},
+    {"psubscribe", "psubscribe", -2, subscribed, psubscribe, {}, "pubsub noscript loading stale",
+     "@pubsub @slow", "Listen for messages published to channels matching the given patterns",
+     "2.0.0", "pubsub"},
+    {"punsubscribe", "punsubscribe", -1, subscribed, punsubscribe, {},
+     "pubsub noscript loading stale", "@pubsub @slow",
+     "Stop listening for messages posted to channels matching the given patterns", "2.0.0",
+     "pubsub"},
+    {"publish", "publish", 3, 0, publish, {}, "pubsub loading stale fast", "@pubsub @fast",
+     "Post a message to a channel", "2.0.0", "pubsub"},
+    {"pubsub", "pubsub", -2, 0, nullptr, pubsub_subcommands(), "", "@slow",
+     "A container for Pub/Sub commands", "2.8.0", "pubsub"},
+    {"client", "client", -2, 0, nullptr, client_subcommands(), "", "@slow",
+     "A container for client connection commands", "2.4.0", "connection"},
+    {"info", "info", -1, 0, info, {}, "loading stale", "@slow @dangerous",
+     "Get information and statistics about the server", "1.0.0", "server"},
+    {"config", "config", -2, 0, nullptr, config_subcommands(), "", "@slow",
+     "A container for server configuration commands", "2.0.0", "server"},
+    {"command", "command", -1, 0, command, command_subcommands(), "loading stale",
+     "@slow @connection", "Get array of Redis command details", "2.8.13", "server"},
+    {"cluster", "cluster", -2, 0, nullptr, cluster_subcommands(), "", "@slow",
+     "A container for cluster commands", "3.0.0", "cluster"},
+};
+
+/// Lowercases `name` into `buffer`; false when it is too long to be any command's name.
+bool lowercase(std::string_view name, std::array<char, 32>& buffer, std::string_view& out) {
+    if (name.size() > buffer.size()) return false;
+    std::transform(name.begin(), name.end(), buffer.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    out = std::string_view(buffer.data(), name.size());
+    return true;
+}
+
+const CommandSpec* find_in(std::span<const CommandSpec> table, std::string_view name) {
+    std::array<char, 32> buffer;
+    std::string_view lower;
+    if (!lowercase(name, buffer, lower)) return nullptr;
+    for (const CommandSpec& spec : table) {
+        if (spec.name == lower) return &spec;
+    }
+    return nullptr;
+}
+
+/// `'%.*s'` in Redis stops at a NUL byte; the echoed text does too.
+std::string_view up_to_nul(std::string_view text) { return text.substr(0, text.find('\0')); }
+
+std::string unknown_command_error(std::span<const std::string_view> args) {
+    std::string listed;
+    for (size_t i = 1; i < args.size() && listed.size() < 128; ++i) {
+        listed += fmt::format("'{}' ", up_to_nul(args[i]).substr(0, 128 - listed.size()));
+    }
+    return fmt::format("ERR unknown command '{}', with args beginning with: {}",
+                       up_to_nul(args[0]).substr(0, 128), listed);
+}
+
+std::string unknown_subcommand_error(std::span<const std::string_view> args) {
+    std::string container(up_to_nul(args[0]));
+    std::transform(container.begin(), container.end(), container.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    return fmt::format("ERR unknown subcommand '{}'. Try {} HELP.",
+                       up_to_nul(args[1]).substr(0, 128), container);
+}
+
+bool arity_ok(const CommandSpec& spec, size_t argc) {
+    const auto count = static_cast<int>(std::min<size_t>(argc, 1 << 30));
+    return spec.arity > 0 ? count == spec.arity : count >= -spec.arity;
+}
+
+}  // namespace
+
+const CommandSpec* find_command(std::string_view name) { return find_in(command_table, name); }
+
+const CommandSpec* find_subcommand(const CommandSpec& container, std::string_view name) {
+    return find_in(container.subcommands, name);
+}
+
+std::span<const CommandSpec> all_commands() { return command_table; }
+
+const CommandSpec* dispatch(CommandContext& context) {
+    const auto args = context.args;
+    const CommandSpec* spec = find_command(args[0]);
+    if (!spec) {
+        context.reply.error(unknown_command_error(args));
+        return nullptr;
+    }
+    if (!spec->subcommands.empty() && args.size() >= 2) {
+        spec = find_subcommand(*spec, args[1]);
+        if (!spec) {
+            context.reply.error(unknown_subcommand_error(args));
+            return nullptr;
+        }
+    }
+    if (!arity_ok(*spec, args.size())) {
+        context.reply.error(
+            fmt::format("ERR wrong number of arguments for '{}' command", spec->full_name));
+        return nullptr;
+    }
+    if (context.session.auth_required() && !(spec->flags & allowed_before_auth)) {
+        context.reply.error("NOAUTH Authentication required.");
+        return nullptr;
+    }
+    if (context.session.in_subscribed_mode() && !(spec->flags & allowed_when_subscribed)) {
+        context.reply.error(fmt::format(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+            "are allowed in this context",
+            spec->full_name));
+        return nullptr;
+    }
+    spec->handler(context);
+    return spec;
+}
+
+}  // namespace backplane

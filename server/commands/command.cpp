@@ -1,0 +1,151 @@
+// COMMAND, COMMAND COUNT / LIST / INFO / DOCS / HELP: the command table, described the way
+// Redis 7 describes its own (redis-cli builds its hints from COMMAND).
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "server/commands/commands.hpp"
+
+namespace backplane::commands {
+namespace {
+
+std::vector<std::string_view> words(std::string_view text) {
+    std::vector<std::string_view> out;
+    while (!text.empty()) {
+        const size_t space = text.find(' ');
+        if (space != 0) out.push_back(text.substr(0, space));
+        if (space == std::string_view::npos) break;
+        text.remove_prefix(space + 1);
+    }
+    return out;
+}
+
+/// The 10-element description: name, arity, flags, first key, last key, key step, ACL
+/// categories, tips, key specs, subcommands.
+void describe(CommandContext& context, const CommandSpec& spec) {
+    auto& reply = context.reply;
+    reply.array(10);
+    reply.bulk(spec.full_name);
+    reply.integer(spec.arity);
+    const auto flags = words(spec.redis_flags);
+    reply.set(flags.size());
+    for (std::string_view flag : flags) reply.simple(flag);
+    reply.integer(0);
+    reply.integer(0);
+    reply.integer(0);
+    const auto categories = words(spec.acl_categories);
+    reply.set(categories.size());
+    for (std::string_view category : categories) reply.simple(category);
+    reply.set(0);
+    reply.array(0);
+    reply.array(spec.subcommands.size());
+    for (const CommandSpec& sub : spec.subcommands) describe(context, sub);
+}
+
+void document(CommandContext& context, const CommandSpec& spec) {
+    auto& reply = context.reply;
+    reply.bulk(spec.full_name);
+    reply.map(spec.subcommands.empty() ? 3 : 4);
+    reply.bulk("summary");
+    reply.bulk(spec.summary);
+    reply.bulk("since");
+    reply.bulk(spec.since);
+    reply.bulk("group");
+    reply.bulk(spec.group);
+    if (!spec.subcommands.empty()) {
+        reply.bulk("subcommands");
+        reply.map(spec.subcommands.size());
+        for (const CommandSpec& sub : spec.subcommands) document(context, sub);
+    }
+}
+
+/// COMMAND INFO name ...: one description per name, null for an unknown one.
+void info(CommandContext& context) {
+    const auto args = context.args;
+    if (args.size() == 2) {
+        command(context);
+        return;
+    }
+    context.reply.array(args.size() - 2);
+    for (size_t i = 2; i < args.size(); ++i) {
+        if (const CommandSpec* spec = find_command(args[i])) {
+            describe(context, *spec);
+        } else {
+            context.reply.null_array();
+        }
+    }
+}
+
+/// COMMAND DOCS [name ...]: summary, since and group of each (known) command, as a map.
+void docs(CommandContext& context) {
+    const auto args = context.args;
+    std::vector<const CommandSpec*> specs;
+    if (args.size() == 2) {
+        for (const CommandSpec& spec : all_commands()) specs.push_back(&spec);
+    } else {
+        for (size_t i = 2; i < args.size(); ++i) {
+            if (const CommandSpec* spec = find_command(args[i])) specs.push_back(spec);
+        }
+    }
+    context.reply.map(specs.size());
+    for (const CommandSpec* spec : specs) document(context, *spec);
+}
+
+void count(CommandContext& context) {
+    context.reply.integer(static_cast<int64_t>(all_commands().size()));
+}
+
+/// COMMAND LIST: the name of every command.
+void list(CommandContext& context) {
+    context.reply.array(all_commands().size());
+    for (const CommandSpec& spec : all_commands()) context.reply.bulk(spec.name);
+}
+
+void help(CommandContext& context) {
+    static constexpr std::string_view lines[] = {
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+    };
+    reply_help(context, "COMMAND", lines);
+}
+
+constexpr uint32_t none = 0;
+
+const CommandSpec subcommands[] = {
+    {"count", "command|count", 2, none, count, {}, "loading stale", "@slow @connection",
+     "Get total number of Redis commands", "2.8.13", "server"},
+    {"list", "command|list", -2, none, list, {}, "loading stale", "@slow @connection",
+     "Get an array of Redis command names", "7.0.0", "server"},
+    {"info", "command|info", -2, none, info, {}, "loading stale", "@slow @connection",
+     "Get array of specific Redis command details, or all when no argument is given", "2.8.13",
+     "server"},
+    {"docs", "command|docs", -2, none, docs, {}, "loading stale", "@slow @connection",
+     "Get array of specific Redis command documentation", "7.0.0", "server"},
+    {"help", "command|help", 2, none, help, {}, "loading stale", "@slow @connection",
+     "Show helpful text about the different subcommands", "5.0.0", "server"},
+};
+
+}  // namespace
+
+/// COMMAND: every command's description.
+void command(CommandContext& context) {
+    context.reply.array(all_commands().size());
+    for (const CommandSpec& spec : all_commands()) describe(context, spec);
+}
+
+std::span<const CommandSpec> command_subcommands() { return subcommands; }
+
+}  // namespace backplane::commands

@@ -1,0 +1,71 @@
+#pragma once
+// Server settings, read from a redis.conf-style file and `--directive value` flags, and
+// changed at run time by CONFIG SET. Names, value syntax and error texts follow Redis 7.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace backplane {
+
+enum class LogLevel { debug, verbose, notice, warning };
+
+/// One class of client-output-buffer-limit: 0 disables a limit.
+struct BufferLimit {
+    uint64_t hard_bytes = 0;
+    uint64_t soft_bytes = 0;
+    int64_t soft_seconds = 0;
+};
+
+struct Config {
+    int64_t port = 6379;
+    std::vector<std::string> bind{"*", "-::*"};
+    std::string unixsocket;
+    unsigned unixsocketperm = 0;
+    std::string requirepass;
+    bool protected_mode = true;
+    int64_t maxclients = 10000;
+    int64_t timeout = 0;
+    int64_t tcp_keepalive = 300;
+    int64_t tcp_backlog = 511;
+    int64_t databases = 16;
+    int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
+    int64_t client_query_buffer_limit = 1024LL * 1024 * 1024;
+    BufferLimit normal_limit{};
+    BufferLimit replica_limit{256ULL * 1024 * 1024, 64ULL * 1024 * 1024, 60};
+    BufferLimit pubsub_limit{32ULL * 1024 * 1024, 8ULL * 1024 * 1024, 60};
+    LogLevel loglevel = LogLevel::notice;
+    std::string logfile;
+    std::string pidfile;
+    int64_t io_threads = 1;
+    bool replica_read_only = true;
+    std::string config_file;  ///< absolute path of the file read at startup, if any
+};
+
+/// A startup configuration error, with the complete text to print.
+class ConfigError : public std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// Builds the configuration from `backplane-server [config-file] [--directive value ...]`.
+/// Throws ConfigError naming the file (or the command line) and the line at fault.
+Config load_config(std::span<const std::string_view> argv);
+
+/// Reads directives from the text of a config file into `config`; `source` names it in errors.
+void apply_config_text(Config& config, std::string_view text, const std::string& source,
+                       int include_depth = 0);
+
+/// CONFIG SET name value [name value ...], all or nothing. Returns the error reply text.
+std::optional<std::string> config_set(Config& config,
+                                      std::span<const std::string_view> name_value_pairs);
+
+/// CONFIG GET pattern [pattern ...]: (name, value) pairs of every directive matching a pattern.
+std::vector<std::pair<std::string, std::string>> config_get(
+    const Config& config, std::span<const std::string_view> patterns);
+
+}  // namespace backplane

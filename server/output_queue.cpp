@@ -1,0 +1,52 @@
+#include "server/output_queue.hpp"
+
+#include <utility>
+
+namespace backplane {
+
+void OutputQueue::push(protocol::FrameRef frame) {
+    bytes_ += frame->size();
+    frames_.push_back(std::move(frame));
+}
+
+size_t OutputQueue::gather(iovec* iov, size_t max) const {
+    size_t count = 0;
+    for (size_t i = head_; i < frames_.size() && count < max; ++i, ++count) {
+        const size_t skip = i == head_ ? head_offset_ : 0;
+        iov[count].iov_base = const_cast<char*>(frames_[i]->data() + skip);
+        iov[count].iov_len = frames_[i]->size() - skip;
+    }
+    return count;
+}
+
+void OutputQueue::consume(size_t written) {
+    bytes_ -= written;
+    while (written > 0) {
+        const size_t left = frames_[head_]->size() - head_offset_;
+        if (written < left) {
+            head_offset_ += written;
+            return;
+        }
+        written -= left;
+        frames_[head_] = protocol::FrameRef();
+        ++head_;
+        head_offset_ = 0;
+    }
+    if (empty()) {
+        clear();
+    } else if (head_ >= 1024 && head_ * 2 >= frames_.size()) {
+        frames_.erase(frames_.begin(), frames_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
+    }
+}
+
+void OutputQueue::clear() {
+    frames_.clear();
+    // A burst can grow the queue's array; give the memory back once it has drained.
+    if (frames_.capacity() > 64) frames_.shrink_to_fit();
+    head_ = 0;
+    head_offset_ = 0;
+    bytes_ = 0;
+}
+
+}  // namespace backplane

@@ -1,0 +1,64 @@
+#pragma once
+// A client's query buffer: received bytes not yet consumed, kept contiguous so the parser can
+// hand out views into it. Memory is held only while bytes are pending: an idle connection
+// costs no buffer.
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string_view>
+
+namespace backplane {
+
+class ReadBuffer {
+public:
+    static constexpr size_t read_chunk = 16 * 1024;  // Redis's PROTO_IOBUF_LEN
+
+    std::string_view pending() const { return {data_.get() + begin_, end_ - begin_}; }
+    size_t size() const { return end_ - begin_; }
+    size_t capacity() const { return capacity_; }
+
+    /// Space for at least `min_free` more bytes after the pending ones.
+    std::span<char> prepare(size_t min_free = read_chunk) {
+        if (capacity_ - end_ < min_free) {
+            const size_t pending_bytes = size();
+            if (capacity_ - pending_bytes >= min_free && begin_ > 0) {
+                std::memmove(data_.get(), data_.get() + begin_, pending_bytes);
+            } else {
+                size_t grown = capacity_ ? capacity_ * 2 : read_chunk;
+                while (grown - pending_bytes < min_free) grown *= 2;
+                auto bigger = std::make_unique_for_overwrite<char[]>(grown);
+                if (pending_bytes) std::memcpy(bigger.get(), data_.get() + begin_, pending_bytes);
+                data_ = std::move(bigger);
+                capacity_ = grown;
+            }
+            begin_ = 0;
+            end_ = pending_bytes;
+        }
+        return {data_.get() + end_, capacity_ - end_};
+    }
+
+    void commit(size_t received) { end_ += received; }
+
+    void consume(size_t used) {
+        begin_ += used;
+        if (begin_ == end_) begin_ = end_ = 0;
+    }
+
+    /// Frees the memory when no bytes are pending.
+    void release_if_empty() {
+        if (begin_ == end_) {
+            data_.reset();
+            capacity_ = begin_ = end_ = 0;
+        }
+    }
+
+private:
+    std::unique_ptr<char[]> data_;
+    size_t capacity_ = 0;
+    size_t begin_ = 0;
+    size_t end_ = 0;
+};
+
+}  // namespace backplane

@@ -1,0 +1,317 @@
+#include "server/server.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <random>
+
+#include "server/log.hpp"
+#include "server/password.hpp"
+#include "server/peer_address.hpp"
+
+namespace backplane {
+namespace {
+
+using asio::experimental::as_tuple;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+constexpr std::string_view max_clients_error = "-ERR max number of clients reached\r\n";
+constexpr std::string_view protected_mode_error =
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no password "
+    "is set for the default user. In this mode connections are only accepted from the loopback "
+    "interface. If you want to connect from external computers to Redis you may adopt one of the "
+    "following solutions: 1) Just disable protected mode sending the command 'CONFIG SET "
+    "protected-mode no' from the loopback interface by connecting to Redis from the same host the "
+    "server is running, however MAKE SURE Redis is not publicly accessible from internet if you do "
+    "so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable "
+    "the protected mode by editing the Redis configuration file, and setting the protected mode "
+    "option to 'no', and then restarting the server. 3) If you started the server manually just "
+    "for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication "
+    "password for the default user. NOTE: You only need to do one of the above things in order "
+    "for the server to start accepting connections from the outside.\r\n";
+/// File descriptors kept for listeners, logs and the like beyond maxclients, as Redis does.
+constexpr int64_t reserved_fds = 32;
+
+std::string random_run_id() {
+    std::random_device device;
+    std::string id;
+    for (int i = 0; i < 40; ++i) id += "0123456789abcdef"[device() % 16];
+    return id;
+}
+
+/// Sends a one-line refusal without waiting; the connection is closed right after.
+void refuse(Socket& socket, std::string_view message) {
+    ::send(socket.native_handle(), message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    asio::error_code ignored;
+    socket.close(ignored);
+}
+
+void set_tcp_options(Socket& socket, int64_t keepalive_seconds) {
+    const int fd = socket.native_handle();
+    int on = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    if (keepalive_seconds <= 0) return;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    int idle = static_cast<int>(keepalive_seconds);
+    int interval = std::max(idle / 3, 1);
+    int count = 3;
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
+bool accept_error_is_resource_shortage(const asio::error_code& ec) {
+    return ec.value() == EMFILE || ec.value() == ENFILE || ec.value() == ENOBUFS ||
+           ec.value() == ENOMEM;
+}
+
+}  // namespace
+
+Server::Server(asio::io_context& io, Config config)
+    : io_(io),
+      config_(std::move(config)),
+      signals_(io, SIGINT, SIGTERM),
+      cron_timer_(io),
+      started_(Clock::now()),
+      run_id_(random_run_id()) {}
+
+Server::~Server() = default;
+
+void Server::start() {
+    raise_open_files_limit();
+    open_tcp_listeners();
+    open_unix_listener();
+    if (tcp_acceptors_.empty() && !unix_acceptor_) {
+        throw std::runtime_error("Configured to not listen anywhere, exiting.");
+    }
+    write_pidfile();
+    for (auto& acceptor : tcp_acceptors_) {
+        asio::co_spawn(io_, accept_loop(*acceptor), asio::detached);
+    }
+    if (unix_acceptor_) asio::co_spawn(io_, accept_loop(*unix_acceptor_), asio::detached);
+    asio::co_spawn(io_, cron(), asio::detached);
+    signals_.async_wait([this](const asio::error_code& ec, int signal) {
+        if (ec) return;
+        log::at(LogLevel::warning, "Received {} scheduling shutdown...",
+                signal == SIGINT ? "SIGINT" : "SIGTERM");
+        shutdown();
+    });
+    log::at(LogLevel::notice, "Ready to accept connections");
+}
+
+void Server::raise_open_files_limit() {
+    const int64_t wanted = config_.maxclients + reserved_fds;
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    if (static_cast<int64_t>(limit.rlim_cur) >= wanted) return;
+    rlimit raised = limit;
+    raised.rlim_cur = static_cast<rlim_t>(
+        std::min<int64_t>(wanted, static_cast<int64_t>(limit.rlim_max)));
+    if (setrlimit(RLIMIT_NOFILE, &raised) != 0) raised = limit;
+    const int64_t possible = static_cast<int64_t>(raised.rlim_cur) - reserved_fds;
+    if (possible < config_.maxclients) {
+        log::at(LogLevel::warning,
+                "You requested maxclients of {} requiring at least {} max file descriptors. "
+                "Server can't set maximum open files to {} because of OS error: {}. Current "
+                "maximum open files is {}. maxclients has been reduced to {} to compensate for "
+                "low ulimit.",
+                config_.maxclients, wanted, wanted, std::strerror(EPERM), raised.rlim_cur,
+                std::max<int64_t>(possible, 1));
+        config_.maxclients = std::max<int64_t>(possible, 1);
+    }
+}
+
+void Server::open_tcp_listeners() {
+    if (config_.port == 0) return;
+    for (std::string address : config_.bind) {
+        const bool optional = address.starts_with('-');
+        if (optional) address.erase(0, 1);
+        if (address == "*") address = "0.0.0.0";
+        if (address == "::*") address = "::";
+        try {
+            const auto ip = asio::ip::make_address(address);
+            const tcp::endpoint endpoint(ip, static_cast<unsigned short>(config_.port));
+            auto acceptor = std::make_unique<tcp::acceptor>(io_);
+            acceptor->open(endpoint.protocol());
+            acceptor->set_option(tcp::acceptor::reuse_address(true));
+            if (ip.is_v6()) acceptor->set_option(asio::ip::v6_only(true));
+            acceptor->bind(endpoint);
+            acceptor->listen(static_cast<int>(config_.tcp_backlog));
+            tcp_acceptors_.push_back(std::move(acceptor));
+        } catch (const std::system_error& error) {
+            if (optional) continue;
+            throw std::runtime_error(fmt::format("Warning: Could not create server TCP listening "
+                                                 "socket {}:{}: {}",
+                                                 address, config_.port, error.code().message()));
+        }
+    }
+}
+
+void Server::open_unix_listener() {
+    if (config_.unixsocket.empty()) return;
+    ::unlink(config_.unixsocket.c_str());
+    auto acceptor = std::make_unique<asio::local::stream_protocol::acceptor>(io_);
+    acceptor->open();
+    // Create the socket file with its final permissions, so there is no window in which it is
+    // more open than configured (CVE-2023-45145).
+    const mode_t mask = config_.unixsocketperm ? (~config_.unixsocketperm & 0777) : 0;
+    const mode_t previous = config_.unixsocketperm ? ::umask(mask) : 0;
+    asio::error_code ec;
+    acceptor->bind(asio::local::stream_protocol::endpoint(config_.unixsocket), ec);
+    if (config_.unixsocketperm) ::umask(previous);
+    if (ec) {
+        throw std::runtime_error(
+            fmt::format("Failed opening Unix socket {}: {}", config_.unixsocket, ec.message()));
+    }
+    if (config_.unixsocketperm) ::chmod(config_.unixsocket.c_str(), config_.unixsocketperm);
+    acceptor->listen(static_cast<int>(config_.tcp_backlog));
+    unix_acceptor_ = std::move(acceptor);
+}
+
+asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor) {
+    while (!stopping_) {
+        Socket socket(io_);
+        auto [ec] = co_await acceptor.async_accept(socket, as_tuple(use_awaitable));
+        if (stopping_ || ec == asio::error::operation_aborted) co_return;
+        if (ec) {
+            co_await accept_failed(ec);
+            continue;
+        }
+        set_tcp_options(socket, config_.tcp_keepalive);
+        const PeerAddress peer = peer_address(socket.native_handle());
+        std::string local = local_address(socket.native_handle());
+        admit(std::move(socket), peer.text, std::move(local), peer.loopback, false);
+    }
+}
+
+asio::awaitable<void> Server::accept_loop(asio::local::stream_protocol::acceptor& acceptor) {
+    while (!stopping_) {
+        Socket socket(io_);
+        auto [ec] = co_await acceptor.async_accept(socket, as_tuple(use_awaitable));
+        if (stopping_ || ec == asio::error::operation_aborted) co_return;
+        if (ec) {
+            co_await accept_failed(ec);
+            continue;
+        }
+        admit(std::move(socket), config_.unixsocket + ":0", config_.unixsocket + ":0", true, true);
+    }
+}
+
+// An accept error never stops the accept loop (CVE-2025-48367); when descriptors run out, wait a
+// little instead of spinning, and accept again as soon as one is free.
+asio::awaitable<void> Server::accept_failed(const asio::error_code& ec) {
+    log::at(LogLevel::warning, "Accepting client connection: {}", ec.message());
+    if (!accept_error_is_resource_shortage(ec)) co_return;
+    asio::steady_timer pause(io_, std::chrono::milliseconds(100));
+    co_await pause.async_wait(as_tuple(use_awaitable));
+}
+
+void Server::admit(Socket socket, std::string peer, std::string local, bool local_client,
+                   bool unix_socket) {
+    if (static_cast<int64_t>(sessions_.size()) >= config_.maxclients) {
+        ++stats_.rejected_connections;
+        refuse(socket, max_clients_error);
+        return;
+    }
+    ++stats_.total_connections_received;
+    if (config_.protected_mode && config_.requirepass.empty() && !local_client) {
+        log::at(LogLevel::warning,
+                "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or "
+                "Host: commands to Redis. This is likely due to an attacker attempting to use "
+                "Cross Protocol Scripting to compromise your Redis instance. Connection from {} "
+                "aborted.",
+                peer);
+        refuse(socket, protected_mode_error);
+        return;
+    }
+    log::at(LogLevel::verbose, "Accepted {}", peer);
+    auto session = std::make_shared<Session>(*this, std::move(socket), std::move(peer),
+                                             std::move(local), unix_socket);
+    session->start();
+}
+
+asio::awaitable<void> Server::cron() {
+    while (!stopping_) {
+        cron_timer_.expires_after(std::chrono::milliseconds(100));
+        auto [ec] = co_await cron_timer_.async_wait(as_tuple(use_awaitable));
+        if (ec || stopping_) co_return;
+        const auto now = Clock::now();
+        for (auto it = sessions_.begin(); it != sessions_.end();) {
+            Session* session = it->second;
+            ++it;  // check_timers may remove this session from the map
+            session->check_timers(now);
+        }
+    }
+}
+
+void Server::shutdown() {
+    if (stopping_) {
+        log::at(LogLevel::warning, "You insist... exiting now.");
+        std::exit(1);
+    }
+    stopping_ = true;
+    log::at(LogLevel::warning, "User requested shutdown...");
+    asio::error_code ignored;
+    for (auto& acceptor : tcp_acceptors_) acceptor->close(ignored);
+    if (unix_acceptor_) {
+        unix_acceptor_->close(ignored);
+        ::unlink(config_.unixsocket.c_str());
+    }
+    cron_timer_.cancel();
+    std::vector<Session*> open(sessions_.size());
+    std::transform(sessions_.begin(), sessions_.end(), open.begin(),
+                   [](const auto& entry) { return entry.second; });
+    for (Session* session : open) session->stop();
+    if (!config_.pidfile.empty()) ::unlink(config_.pidfile.c_str());
+    log::at(LogLevel::warning, "Backplane is now ready to exit, bye bye...");
+    io_.stop();
+}
+
+uint64_t Server::add_session(Session& session) {
+    const uint64_t id = next_client_id_++;
+    sessions_.emplace(id, &session);
+    return id;
+}
+
+void Server::remove_session(Session& session) { sessions_.erase(session.id()); }
+
+bool Server::password_matches(std::string_view candidate) const {
+    return constant_time_password_equal(candidate, config_.requirepass);
+}
+
+void Server::schedule_flush(std::shared_ptr<Session> session) {
+    if (pending_flush_.empty()) asio::post(io_, [this] { flush_scheduled(); });
+    pending_flush_.push_back(std::move(session));
+}
+
+void Server::flush_scheduled() {
+    std::vector<std::shared_ptr<Session>> batch;
+    batch.swap(pending_flush_);
+    for (auto& session : batch) session->flush();
+    batch.clear();
+    if (pending_flush_.empty()) pending_flush_.swap(batch);  // keep the capacity
+}
+
+int64_t Server::tcp_port() const {
+    return tcp_acceptors_.empty() ? 0 : tcp_acceptors_.front()->local_endpoint().port();
+}
+
+void Server::write_pidfile() const {
+    if (config_.pidfile.empty()) return;
+    if (std::FILE* file = std::fopen(config_.pidfile.c_str(), "w")) {
+        std::fprintf(file, "%d\n", static_cast<int>(getpid()));
+        std::fclose(file);
+    } else {
+        log::at(LogLevel::warning, "Failed to write PID file: {}", std::strerror(errno));
+    }
+}
+
+}  // namespace backplane

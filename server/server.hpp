@@ -1,0 +1,97 @@
+#pragma once
+// The server: configuration, listeners, the set of sessions, the channel registry, statistics,
+// and the timer that enforces idle timeouts and soft output-buffer limits.
+
+#include <asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/channel_registry.hpp"
+#include "server/config.hpp"
+#include "server/session.hpp"
+
+namespace backplane {
+
+struct ServerStats {
+    uint64_t total_connections_received = 0;
+    uint64_t total_commands_processed = 0;
+    uint64_t rejected_connections = 0;
+    uint64_t total_net_input_bytes = 0;
+    uint64_t total_net_output_bytes = 0;
+    uint64_t pubsub_messages_published = 0;
+    uint64_t output_buffer_limit_disconnections = 0;
+    uint64_t unexpected_error_replies = 0;
+};
+
+class Server {
+public:
+    Server(asio::io_context& io, Config config);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    /// Opens the listeners (throws std::system_error when one cannot be opened), and starts
+    /// accepting, the timer and the signal handlers.
+    void start();
+    /// Stops accepting, closes every client, and lets the event loop finish.
+    void shutdown();
+
+    asio::io_context& io() { return io_; }
+    Config& config() { return config_; }
+    const Config& config() const { return config_; }
+    ChannelRegistry& registry() { return registry_; }
+    ServerStats& stats() { return stats_; }
+
+    /// Adds a new client; returns its id (1, 2, ...: never reused).
+    uint64_t add_session(Session& session);
+    void remove_session(Session& session);
+    /// Clients by id, which is also the order they connected in.
+    const std::map<uint64_t, Session*>& sessions() const { return sessions_; }
+
+    /// True when `candidate` is requirepass; compares in time independent of the contents.
+    bool password_matches(std::string_view candidate) const;
+
+    /// Writes `session`'s output at the end of this event-loop turn, together with everyone
+    /// else's, so messages published in one batch of requests share one write per subscriber.
+    void schedule_flush(std::shared_ptr<Session> session);
+
+    Clock::time_point started() const { return started_; }
+    const std::string& run_id() const { return run_id_; }
+    /// The TCP port actually listened on (useful with port 0 in tests); 0 without TCP.
+    int64_t tcp_port() const;
+
+private:
+    asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor);
+    asio::awaitable<void> accept_loop(asio::local::stream_protocol::acceptor& acceptor);
+    void admit(Socket socket, std::string peer, std::string local, bool local_client,
+               bool unix_socket);
+    asio::awaitable<void> accept_failed(const asio::error_code& ec);
+    asio::awaitable<void> cron();
+    void raise_open_files_limit();
+    void open_tcp_listeners();
+    void open_unix_listener();
+    void flush_scheduled();
+    void write_pidfile() const;
+
+    asio::io_context& io_;
+    Config config_;
+    ChannelRegistry registry_;
+    ServerStats stats_;
+    std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> tcp_acceptors_;
+    std::unique_ptr<asio::local::stream_protocol::acceptor> unix_acceptor_;
+    asio::signal_set signals_;
+    asio::steady_timer cron_timer_;
+    std::map<uint64_t, Session*> sessions_;
+    uint64_t next_client_id_ = 1;
+    std::vector<std::shared_ptr<Session>> pending_flush_;
+    bool stopping_ = false;
+    Clock::time_point started_;
+    std::string run_id_;
+};
+
+}  // namespace backplane

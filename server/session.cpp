@@ -1,0 +1,274 @@
+#include "server/session.hpp"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "server/command_table.hpp"
+#include "server/log.hpp"
+#include "server/server.hpp"
+
+namespace backplane {
+namespace {
+
+using asio::experimental::as_tuple;
+using asio::use_awaitable;
+
+/// Before AUTH a client may not make the server queue more than this (CVE-2025-21605).
+constexpr size_t max_unauthenticated_output = 64 * 1024;
+/// A normal client that pipelines without reading is paused (not cut) past this much output.
+constexpr size_t reader_pause_output = 4 * 1024 * 1024;
+constexpr size_t max_iovecs = 256;
+
+}  // namespace
+
+Session::Session(Server& server, Socket socket, std::string peer, std::string local,
+                 bool unix_socket)
+    : server_(server),
+      socket_(std::move(socket)),
+      writer_wakeup_(socket_.get_executor(), Clock::time_point::max()),
+      peer_(std::move(peer)),
+      local_(std::move(local)),
+      unix_socket_(unix_socket),
+      authenticated_(server.config().requirepass.empty()),
+      created_(Clock::now()),
+      last_interaction_(created_) {
+    id_ = server_.add_session(*this);
+    fd_ = socket_.native_handle();
+    asio::error_code ignored;
+    socket_.non_blocking(true, ignored);
+}
+
+Session::~Session() = default;
+
+void Session::start() {
+    auto self = shared_from_this();
+    asio::co_spawn(socket_.get_executor(), [self] { return self->reader(); }, asio::detached);
+    asio::co_spawn(socket_.get_executor(), [self] { return self->writer(); }, asio::detached);
+}
+
+void Session::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    server_.registry().remove(*this);
+    server_.remove_session(*this);
+    output_.clear();
+    asio::error_code ignored;
+    socket_.shutdown(Socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    writer_wakeup_.cancel();
+}
+
+void Session::close_after_reply() { closing_ = true; }
+
+void Session::close_soon() {
+    if (closing_ || stopped_) return;
+    closing_ = true;
+    output_.clear();
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->stop(); });
+}
+
+bool Session::auth_required() const {
+    return !authenticated_ && !server_.config().requirepass.empty();
+}
+
+asio::awaitable<void> Session::reader() {
+    while (!stopped_ && !closing_) {
+        input_.release_if_empty();
+        auto [ec] = co_await socket_.async_wait(Socket::wait_read, as_tuple(use_awaitable));
+        if (ec || stopped_) break;
+        if (!read_available()) {
+            stop();
+            break;
+        }
+        // Backpressure for a client that sends requests faster than it reads the replies.
+        while (!stopped_ && !is_pubsub_client() && output_.bytes() > reader_pause_output) {
+            auto [wait_ec] = co_await socket_.async_wait(Socket::wait_write,
+                                                         as_tuple(use_awaitable));
+            if (wait_ec) break;
+            flush();
+        }
+    }
+}
+
+bool Session::read_available() {
+    for (;;) {
+        const std::span<char> space = input_.prepare();
+        asio::error_code ec;
+        const size_t received = socket_.read_some(asio::buffer(space.data(), space.size()), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) return true;
+        if (ec) {
+            if (ec != asio::error::eof) log::at(LogLevel::verbose, "Reading from client: {}", ec.message());
+            return false;
+        }
+        input_.commit(received);
+        server_.stats().total_net_input_bytes += received;
+        last_interaction_ = Clock::now();
+        process_input();
+        if (stopped_) return true;
+        if (input_.size() > static_cast<size_t>(server_.config().client_query_buffer_limit)) {
+            log::at(LogLevel::warning,
+                    "Closing client that reached max query buffer length: {} (qbuf initial bytes: "
+                    "\"{}\")",
+                    describe(), input_.pending().substr(0, 64));
+            return false;
+        }
+        flush();
+        if (closing_ || stopped_) return true;
+        if (auth_required() && output_.bytes() > max_unauthenticated_output) {
+            log::at(LogLevel::warning,
+                    "Client {} closed for overcoming of output buffer limits.", describe());
+            return false;
+        }
+        if (received < space.size()) return true;
+    }
+}
+
+void Session::process_input() {
+    while (!closing_ && !stopped_ && input_.size() > 0) {
+        const protocol::ParserLimits limits{server_.config().proto_max_bulk_len, auth_required()};
+        const auto status = parser_.parse(input_.pending(), limits);
+        if (status == protocol::ParseStatus::incomplete) return;
+        if (status == protocol::ParseStatus::error) {
+            protocol::ReplyWriter(replies_, resp_).error("ERR " + parser_.error());
+            log::at(LogLevel::verbose, "Protocol error ({}) from client: {}", parser_.error(),
+                    describe());
+            closing_ = true;
+            return;
+        }
+        // The views in args() point into the read buffer: run before consuming.
+        if (!parser_.args().empty()) execute(parser_.args());
+        input_.consume(parser_.consumed());
+    }
+}
+
+void Session::execute(std::span<const std::string_view> args) {
+    protocol::ReplyWriter reply(replies_, resp_);
+    CommandContext context{server_, *this, args, reply};
+    if (const CommandSpec* spec = dispatch(context)) last_command_ = spec;
+    ++server_.stats().total_commands_processed;
+}
+
+void Session::deliver(const protocol::FrameRef& frame) {
+    if (closing_ || stopped_) return;
+    move_replies_to_queue();
+    output_.push(frame);
+    if (over_output_limit(Clock::now())) {
+        ++server_.stats().output_buffer_limit_disconnections;
+        log::at(LogLevel::warning,
+                "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                describe());
+        close_soon();
+        return;
+    }
+    if (!flush_scheduled_ && !write_blocked_) {
+        flush_scheduled_ = true;
+        server_.schedule_flush(shared_from_this());
+    }
+}
+
+void Session::move_replies_to_queue() {
+    if (replies_.empty()) return;
+    output_.push(protocol::Frame::copy_of(replies_));
+    replies_.clear();
+    if (replies_.capacity() > 64 * 1024) replies_.shrink_to_fit();
+}
+
+void Session::flush() {
+    flush_scheduled_ = false;
+    if (stopped_) return;
+    move_replies_to_queue();
+    while (!output_.empty() && !write_blocked_) {
+        iovec iov[max_iovecs];
+        const size_t count = output_.gather(iov, max_iovecs);
+        const ssize_t written = ::writev(fd_, iov, static_cast<int>(count));
+        if (written < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                write_blocked_ = true;
+                wake_writer();
+                return;
+            }
+            if (errno == EINTR) continue;
+            stop();
+            return;
+        }
+        server_.stats().total_net_output_bytes += static_cast<size_t>(written);
+        output_.consume(static_cast<size_t>(written));
+    }
+    if (output_.empty() && closing_) {
+        asio::error_code ignored;
+        socket_.shutdown(Socket::shutdown_send, ignored);
+        stop();
+    }
+}
+
+void Session::wake_writer() { writer_wakeup_.cancel(); }
+
+asio::awaitable<void> Session::writer() {
+    while (!stopped_) {
+        if (!write_blocked_) {
+            co_await writer_wakeup_.async_wait(as_tuple(use_awaitable));
+            continue;
+        }
+        auto [ec] = co_await socket_.async_wait(Socket::wait_write, as_tuple(use_awaitable));
+        if (ec || stopped_) break;
+        write_blocked_ = false;
+        flush();
+    }
+}
+
+bool Session::over_output_limit(Clock::time_point now) {
+    const Config& config = server_.config();
+    if (auth_required()) return output_.bytes() > max_unauthenticated_output;
+    const BufferLimit& limit = is_pubsub_client() ? config.pubsub_limit : config.normal_limit;
+    const size_t used = output_.bytes();
+    if (limit.hard_bytes && used >= limit.hard_bytes) return true;
+    if (limit.soft_bytes && used >= limit.soft_bytes) {
+        if (soft_limit_since_ == Clock::time_point{}) {
+            soft_limit_since_ = now;
+            return false;
+        }
+        return now - soft_limit_since_ > std::chrono::seconds(limit.soft_seconds);
+    }
+    soft_limit_since_ = {};
+    return false;
+}
+
+void Session::check_timers(Clock::time_point now) {
+    if (stopped_ || closing_) return;
+    if (over_output_limit(now)) {
+        ++server_.stats().output_buffer_limit_disconnections;
+        log::at(LogLevel::warning, "Client {} closed for overcoming of output buffer limits.",
+                describe());
+        stop();
+        return;
+    }
+    const int64_t timeout = server_.config().timeout;
+    if (timeout > 0 && !is_pubsub_client() &&
+        now - last_interaction_ > std::chrono::seconds(timeout)) {
+        log::at(LogLevel::verbose, "Closing idle client");
+        stop();
+    }
+}
+
+std::string Session::describe() const {
+    using std::chrono::duration_cast;
+    using std::chrono::seconds;
+    const auto now = Clock::now();
+    const char* flags = is_pubsub_client() ? "P" : "N";
+    return fmt::format(
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} "
+        "ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll={} "
+        "omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        id_, peer_, local_, stopped_ ? -1 : fd_, name_,
+        duration_cast<seconds>(now - created_).count(),
+        duration_cast<seconds>(now - last_interaction_).count(), flags, db_, channel_count(),
+        pattern_count(), input_.size(), input_.capacity() - input_.size(), input_.capacity(),
+        output_.frames(), output_.bytes(),
+        sizeof(Session) + input_.capacity() + output_.bytes() + replies_.capacity(),
+        last_command_ ? last_command_->full_name : "NULL", static_cast<int>(resp_), lib_name_,
+        lib_version_);
+}
+
+}  // namespace backplane

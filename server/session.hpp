@@ -1,0 +1,123 @@
+#pragma once
+// One client connection. Its reader coroutine parses requests in place in the read buffer and
+// runs them; replies and pushed messages go to an output queue that is written with one
+// gathered write per flush. Flushes happen right after a batch of requests and, for messages
+// published by others, once per event-loop turn (Server::schedule_flush), so many messages
+// share one syscall. When the socket is full the writer coroutine waits for it to drain.
+
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/reply_writer.hpp"
+#include "protocol/request_parser.hpp"
+#include "server/channel_registry.hpp"
+#include "server/output_queue.hpp"
+#include "server/read_buffer.hpp"
+
+namespace backplane {
+
+class Server;
+struct CommandSpec;
+
+using Socket = asio::generic::stream_protocol::socket;
+using Clock = std::chrono::steady_clock;
+
+class Session final : public Subscriber, public std::enable_shared_from_this<Session> {
+public:
+    Session(Server& server, Socket socket, std::string peer, std::string local, bool unix_socket);
+    ~Session();
+
+    /// Starts the reader and writer coroutines.
+    void start();
+    /// Closes the connection now and drops its subscriptions. Safe to call more than once.
+    void stop();
+    /// Closes the connection once the queued output has been written (QUIT, protocol errors).
+    void close_after_reply();
+    /// Closes the connection from the next event-loop turn; used where the registry is being
+    /// iterated (a subscriber over its output limit).
+    void close_soon();
+
+    void deliver(const protocol::FrameRef& frame) override;
+    /// Writes as much queued output as the socket takes now.
+    void flush();
+    /// Checks the soft output-buffer limit and the idle timeout (from the server's timer).
+    void check_timers(Clock::time_point now);
+
+    // State read and changed by commands.
+    uint64_t id() const { return id_; }
+    Server& server() { return server_; }
+    bool authenticated() const { return authenticated_; }
+    void set_authenticated(bool value) { authenticated_ = value; }
+    /// True while a password is configured and this client has not given it.
+    bool auth_required() const;
+    protocol::RespVersion resp() const { return resp_; }
+    void set_resp(protocol::RespVersion version) { resp_ = version; }
+    /// RESP2 clients with subscriptions may only run (un)subscribe commands, PING, QUIT, RESET.
+    bool in_subscribed_mode() const {
+        return resp_ == protocol::RespVersion::resp2 && subscription_count() > 0;
+    }
+    int64_t db() const { return db_; }
+    void set_db(int64_t db) { db_ = db; }
+    const std::string& name() const { return name_; }
+    void set_name(std::string name) { name_ = std::move(name); }
+    const std::string& lib_name() const { return lib_name_; }
+    const std::string& lib_version() const { return lib_version_; }
+    void set_lib_name(std::string value) { lib_name_ = std::move(value); }
+    void set_lib_version(std::string value) { lib_version_ = std::move(value); }
+    const std::string& peer_address() const { return peer_; }
+    const std::string& local_address() const { return local_; }
+    bool is_pubsub_client() const { return subscription_count() > 0; }
+    bool is_closing() const { return closing_ || stopped_; }
+
+    /// The `id=... addr=...` line of CLIENT LIST and CLIENT INFO, without the newline.
+    std::string describe() const;
+
+private:
+    asio::awaitable<void> reader();
+    asio::awaitable<void> writer();
+    /// Reads what the socket has; returns false at end of stream or on error.
+    bool read_available();
+    /// Parses and runs every complete request in the read buffer.
+    void process_input();
+    void execute(std::span<const std::string_view> args);
+    void move_replies_to_queue();
+    bool over_output_limit(Clock::time_point now);
+    void wake_writer();
+
+    Server& server_;
+    Socket socket_;
+    asio::steady_timer writer_wakeup_;
+    uint64_t id_;
+    int fd_;
+    std::string peer_;
+    std::string local_;
+    bool unix_socket_;
+
+    ReadBuffer input_;
+    protocol::RequestParser parser_;
+    std::string replies_;  // replies of the batch being run, moved to output_ before writing
+    OutputQueue output_;
+
+    protocol::RespVersion resp_ = protocol::RespVersion::resp2;
+    bool authenticated_;
+    bool closing_ = false;       // close once output_ is written
+    bool stopped_ = false;
+    bool write_blocked_ = false;  // the socket is full; the writer waits for it
+    bool flush_scheduled_ = false;
+    int64_t db_ = 0;
+    std::string name_;
+    std::string lib_name_;
+    std::string lib_version_;
+    const CommandSpec* last_command_ = nullptr;
+    Clock::time_point created_;
+    Clock::time_point last_interaction_;
+    Clock::time_point soft_limit_since_{};
+};
+
+}  // namespace backplane
