@@ -61,7 +61,6 @@ int main(int argc, char** argv) {
         asio::io_context io(1);
         Server server(io, std::move(config));
         server.start();
-        log::at(LogLevel::notice, "Running mode=standalone, port={}.", server.tcp_port());
         io.run();
     } catch (const std::exception& error) {
         log::at(LogLevel::warning, "{}", error.what());

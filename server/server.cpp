@@ -104,6 +104,8 @@ void Server::start() {
                 signal == SIGINT ? "SIGINT" : "SIGTERM");
         shutdown();
     });
+    log::at(LogLevel::notice, "Running mode=standalone, port={}.", tcp_port());
+    log::at(LogLevel::notice, "Server initialized");
     log::at(LogLevel::notice, "Ready to accept connections");
 }
 
