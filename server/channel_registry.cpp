@@ -1,6 +1,5 @@
 #include "server/channel_registry.hpp"
 
-#include <cstring>
 
 #include "protocol/reply_writer.hpp"
 #include "server/glob.hpp"
@@ -110,8 +109,8 @@ void ChannelRegistry::unindex_pattern(SubscriberList& list) {
 size_t ChannelRegistry::publish(std::string_view channel, std::string_view payload) {
     size_t receivers = 0;
     if (auto it = channels_.find(channel); it != channels_.end()) {
-        const FrameRef frame = encode_message(channel, payload);
-        for (Subscriber* s : it->second.members) s->deliver(frame);
+        MessageFrames message({}, channel, payload, false);
+        for (Subscriber* s : it->second.members) s->deliver(message);
         receivers += it->second.members.size();
     }
     if (!pattern_index_.empty()) deliver_pattern_matches(channel, payload, receivers);
@@ -126,8 +125,8 @@ void ChannelRegistry::deliver_pattern_matches(std::string_view channel, std::str
         if (it == by_prefix.end()) continue;
         for (SubscriberList* list : it->second) {
             if (!glob_match(list->name, channel)) continue;
-            const FrameRef frame = encode_pmessage(list->name, channel, payload);
-            for (Subscriber* s : list->members) s->deliver(frame);
+            MessageFrames message(list->name, channel, payload, true);
+            for (Subscriber* s : list->members) s->deliver(message);
             receivers += list->members.size();
         }
     }
@@ -146,31 +145,23 @@ std::vector<std::string_view> ChannelRegistry::channels_matching(std::string_vie
     return names;
 }
 
-namespace {
-
-constexpr std::string_view message_head = "*3\r\n$7\r\nmessage\r\n";
-constexpr std::string_view pmessage_head = "*4\r\n$8\r\npmessage\r\n";
-
-FrameRef encode(std::string_view head, std::initializer_list<std::string_view> bulks) {
-    size_t size = head.size();
-    for (std::string_view bulk : bulks) size += protocol::ReplyWriter::bulk_size(bulk.size());
-    FrameRef frame = Frame::allocate(size);
-    char* out = frame->data();
-    std::memcpy(out, head.data(), head.size());
-    out += head.size();
-    for (std::string_view bulk : bulks) out = protocol::write_bulk(out, bulk);
+const FrameRef& MessageFrames::frame(protocol::RespVersion version) {
+    FrameRef& frame = frames_[version == protocol::RespVersion::resp3 ? 1 : 0];
+    if (frame) return frame;
+    const std::string_view kind = from_pattern_ ? "pmessage" : "message";
+    const size_t elements = from_pattern_ ? 4 : 3;
+    size_t size = protocol::header_size(elements) + protocol::ReplyWriter::bulk_size(kind.size()) +
+                  protocol::ReplyWriter::bulk_size(channel_.size()) +
+                  protocol::ReplyWriter::bulk_size(payload_.size());
+    if (from_pattern_) size += protocol::ReplyWriter::bulk_size(pattern_.size());
+    frame = Frame::allocate(size);
+    char* out = protocol::write_header(
+        frame->data(), version == protocol::RespVersion::resp3 ? '>' : '*', elements);
+    out = protocol::write_bulk(out, kind);
+    if (from_pattern_) out = protocol::write_bulk(out, pattern_);
+    out = protocol::write_bulk(out, channel_);
+    protocol::write_bulk(out, payload_);
     return frame;
-}
-
-}  // namespace
-
-FrameRef encode_message(std::string_view channel, std::string_view payload) {
-    return encode(message_head, {channel, payload});
-}
-
-FrameRef encode_pmessage(std::string_view pattern, std::string_view channel,
-                         std::string_view payload) {
-    return encode(pmessage_head, {pattern, channel, payload});
 }
 
 }  // namespace backplane

@@ -11,10 +11,31 @@
 #include <vector>
 
 #include "protocol/frame.hpp"
+#include "protocol/reply_writer.hpp"
 
 namespace backplane {
 
 class Subscriber;
+
+/// One published message as a `message` or `pmessage` frame, encoded the first time a
+/// subscriber of each protocol version asks for it and then shared: `*3\r\n$7\r\nmessage...`
+/// in RESP2, the same with a `>3` push header in RESP3.
+class MessageFrames {
+public:
+    /// `pattern` is empty for a `message`.
+    MessageFrames(std::string_view pattern, std::string_view channel, std::string_view payload,
+                  bool from_pattern)
+        : pattern_(pattern), channel_(channel), payload_(payload), from_pattern_(from_pattern) {}
+
+    const protocol::FrameRef& frame(protocol::RespVersion version);
+
+private:
+    std::string_view pattern_;
+    std::string_view channel_;
+    std::string_view payload_;
+    bool from_pattern_;
+    protocol::FrameRef frames_[2];
+};
 
 /// The subscribers of one channel or one pattern.
 struct SubscriberList {
@@ -25,9 +46,9 @@ struct SubscriberList {
 /// Something that receives published messages: a client session.
 class Subscriber {
 public:
-    /// Queues an encoded `message`/`pmessage` frame (RESP2 array form). Must not call back into
-    /// the registry: a subscriber that has to go away schedules its own removal.
-    virtual void deliver(const protocol::FrameRef& frame) = 0;
+    /// Queues the message in this subscriber's protocol. Must not call back into the registry:
+    /// a subscriber that has to go away schedules its own removal.
+    virtual void deliver(MessageFrames& message) = 0;
 
     /// Channels plus patterns: the count Redis returns in (p)(un)subscribe replies.
     size_t subscription_count() const { return channels_.size() + patterns_.size(); }
@@ -106,10 +127,5 @@ private:
     PrefixIndex pattern_index_;
 };
 
-/// Encodes `*3\r\n$7\r\nmessage\r\n$<n>\r\n<channel>\r\n$<n>\r\n<payload>\r\n` once.
-protocol::FrameRef encode_message(std::string_view channel, std::string_view payload);
-/// Encodes `*4\r\n$8\r\npmessage\r\n` + pattern, channel and payload bulks once.
-protocol::FrameRef encode_pmessage(std::string_view pattern, std::string_view channel,
-                                   std::string_view payload);
 
 }  // namespace backplane

@@ -146,14 +146,30 @@ void Session::process_input() {
 void Session::execute(std::span<const std::string_view> args) {
     protocol::ReplyWriter reply(replies_, resp_);
     CommandContext context{server_, *this, args, reply};
+    executing_ = true;
     if (const CommandSpec* spec = dispatch(context)) last_command_ = spec;
+    executing_ = false;
     ++server_.stats().total_commands_processed;
+    if (!own_messages_.empty()) {
+        move_replies_to_queue();
+        for (auto& frame : own_messages_) queue_message(std::move(frame));
+        own_messages_.clear();
+    }
 }
 
-void Session::deliver(const protocol::FrameRef& frame) {
+void Session::deliver(MessageFrames& message) {
     if (closing_ || stopped_) return;
+    if (executing_) {
+        own_messages_.push_back(message.frame(resp_));
+        return;
+    }
     move_replies_to_queue();
-    output_.push(frame);
+    queue_message(message.frame(resp_));
+}
+
+void Session::queue_message(protocol::FrameRef frame) {
+    if (closing_ || stopped_) return;
+    output_.push(std::move(frame));
     if (over_output_limit(Clock::now())) {
         ++server_.stats().output_buffer_limit_disconnections;
         log::at(LogLevel::warning,

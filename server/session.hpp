@@ -43,7 +43,7 @@ public:
     /// iterated (a subscriber over its output limit).
     void close_soon();
 
-    void deliver(const protocol::FrameRef& frame) override;
+    void deliver(MessageFrames& message) override;
     /// Writes as much queued output as the socket takes now.
     void flush();
     /// Checks the soft output-buffer limit and the idle timeout (from the server's timer).
@@ -87,6 +87,8 @@ private:
     void process_input();
     void execute(std::span<const std::string_view> args);
     void move_replies_to_queue();
+    /// Queues a pushed message, enforcing the output-buffer limits, and schedules a flush.
+    void queue_message(protocol::FrameRef frame);
     bool over_output_limit(Clock::time_point now);
     void wake_writer();
 
@@ -103,6 +105,10 @@ private:
     protocol::RequestParser parser_;
     std::string replies_;  // replies of the batch being run, moved to output_ before writing
     OutputQueue output_;
+    // Messages this client published to itself while running a command: Redis sends the
+    // command's reply first, then these (`:1\r\n>3\r\n$7\r\nmessage...`).
+    std::vector<protocol::FrameRef> own_messages_;
+    bool executing_ = false;
 
     protocol::RespVersion resp_ = protocol::RespVersion::resp2;
     bool authenticated_;

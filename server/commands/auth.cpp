@@ -67,7 +67,7 @@ void hello(CommandContext& context) {
             return;
         }
         version = *parsed;
-        if (version != 2) {
+        if (version < 2 || version > 3) {
             context.reply.error("NOPROTO unsupported protocol version");
             return;
         }

@@ -37,10 +37,14 @@ void describe(CommandContext& context, const CommandSpec& spec) {
     const auto categories = words(spec.acl_categories);
     reply.set(categories.size());
     for (std::string_view category : categories) reply.simple(category);
-    reply.set(0);
-    reply.array(0);
-    reply.array(spec.subcommands.size());
-    for (const CommandSpec& sub : spec.subcommands) describe(context, sub);
+    reply.set(0);  // tips
+    reply.set(0);  // key specs: no command here takes keys
+    if (spec.subcommands.empty()) {
+        reply.set(0);
+    } else {
+        reply.array(spec.subcommands.size());
+        for (const CommandSpec& sub : spec.subcommands) describe(context, sub);
+    }
 }
 
 void document(CommandContext& context, const CommandSpec& spec) {
@@ -72,7 +76,7 @@ void info(CommandContext& context) {
         if (const CommandSpec* spec = find_command(args[i])) {
             describe(context, *spec);
         } else {
-            context.reply.null_array();
+            context.reply.null();
         }
     }
 }

@@ -20,7 +20,7 @@ void channels(CommandContext& context) {
 /// counted: `*2\r\n$3\r\nch1\r\n:1\r\n`.
 void numsub(CommandContext& context) {
     const auto args = context.args;
-    context.reply.map(args.size() - 2);
+    context.reply.array((args.size() - 2) * 2);
     for (size_t i = 2; i < args.size(); ++i) {
         context.reply.bulk(args[i]);
         context.reply.integer(
@@ -39,7 +39,7 @@ void shard_channels(CommandContext& context) { context.reply.array(0); }
 /// PUBSUB SHARDNUMSUB [channel ...]: every shard channel has 0 subscribers.
 void shard_numsub(CommandContext& context) {
     const auto args = context.args;
-    context.reply.map(args.size() - 2);
+    context.reply.array((args.size() - 2) * 2);
     for (size_t i = 2; i < args.size(); ++i) {
         context.reply.bulk(args[i]);
         context.reply.integer(0);
