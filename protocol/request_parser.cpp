@@ -55,6 +55,7 @@ RequestParser::Step RequestParser::parse_multibulk_count(std::string_view input,
         scan_ = input.size();
         return Step::need_more;
     }
+    if (cr > max_inline_size) return fail("Protocol error: too big mbulk count string");
     if (cr + 2 > input.size()) return Step::need_more;
     const auto count = parse_int64(input.substr(1, cr - 1));
     if (!count || *count > INT_MAX) return fail("Protocol error: invalid multibulk length");
@@ -78,6 +79,7 @@ RequestParser::Step RequestParser::parse_bulk_header(std::string_view input, con
         scan_ = input.size();
         return Step::need_more;
     }
+    if (cr - pos_ > max_inline_size) return fail("Protocol error: too big bulk count string");
     if (cr + 2 > input.size()) return Step::need_more;
     if (input[pos_] != '$') {
         return fail(std::string("Protocol error: expected '$', got '") + input[pos_] + "'");

@@ -272,7 +272,9 @@ std::string Session::describe() const {
     using std::chrono::duration_cast;
     using std::chrono::seconds;
     const auto now = Clock::now();
-    const char* flags = is_pubsub_client() ? "P" : "N";
+    std::string flags = is_pubsub_client() ? "P" : "";
+    if (unix_socket_) flags += 'U';
+    if (flags.empty()) flags = "N";
     return fmt::format(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} "
         "ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll={} "
