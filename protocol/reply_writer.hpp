@@ -17,6 +17,8 @@ public:
     ReplyWriter(std::string& out, RespVersion version) : out_(out), version_(version) {}
 
     RespVersion version() const { return version_; }
+    /// HELLO switches protocol and answers in the new one.
+    void set_version(RespVersion version) { version_ = version; }
 
     /// `+OK\r\n`. CR and LF in `text` become spaces so user text cannot inject a frame.
     void simple(std::string_view text);

@@ -120,38 +120,40 @@ const CommandSpec* find_subcommand(const CommandSpec& container, std::string_vie
 
 std::span<const CommandSpec> all_commands() { return command_table; }
 
-const CommandSpec* dispatch(CommandContext& context) {
+void dispatch(CommandContext& context) {
     const auto args = context.args;
     const CommandSpec* spec = find_command(args[0]);
+    if (spec && !spec->subcommands.empty() && args.size() >= 2) {
+        const CommandSpec* sub = find_subcommand(*spec, args[1]);
+        context.session.set_last_command(sub);
+        if (!sub) {
+            context.reply.error(unknown_subcommand_error(args));
+            return;
+        }
+        spec = sub;
+    }
+    context.session.set_last_command(spec);
     if (!spec) {
         context.reply.error(unknown_command_error(args));
-        return nullptr;
-    }
-    if (!spec->subcommands.empty() && args.size() >= 2) {
-        spec = find_subcommand(*spec, args[1]);
-        if (!spec) {
-            context.reply.error(unknown_subcommand_error(args));
-            return nullptr;
-        }
+        return;
     }
     if (!arity_ok(*spec, args.size())) {
         context.reply.error(
             fmt::format("ERR wrong number of arguments for '{}' command", spec->full_name));
-        return nullptr;
+        return;
     }
     if (context.session.auth_required() && !(spec->flags & allowed_before_auth)) {
         context.reply.error("NOAUTH Authentication required.");
-        return nullptr;
+        return;
     }
     if (context.session.in_subscribed_mode() && !(spec->flags & allowed_when_subscribed)) {
         context.reply.error(fmt::format(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
             "are allowed in this context",
             spec->full_name));
-        return nullptr;
+        return;
     }
     spec->handler(context);
-    return spec;
 }
 
 }  // namespace backplane

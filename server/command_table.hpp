@@ -51,7 +51,6 @@ const CommandSpec* find_subcommand(const CommandSpec& container, std::string_vie
 std::span<const CommandSpec> all_commands();
 
 /// Runs one request: looks the command up, checks it, and calls its handler.
-/// Returns the command that ran, or null when it was rejected.
-const CommandSpec* dispatch(CommandContext& context);
+void dispatch(CommandContext& context);
 
 }  // namespace backplane

@@ -147,7 +147,7 @@ void Session::execute(std::span<const std::string_view> args) {
     protocol::ReplyWriter reply(replies_, resp_);
     CommandContext context{server_, *this, args, reply};
     executing_ = true;
-    if (const CommandSpec* spec = dispatch(context)) last_command_ = spec;
+    dispatch(context);
     executing_ = false;
     ++server_.stats().total_commands_processed;
     if (!own_messages_.empty()) {
@@ -170,7 +170,7 @@ void Session::deliver(MessageFrames& message) {
 void Session::queue_message(protocol::FrameRef frame) {
     if (closing_ || stopped_) return;
     output_.push(std::move(frame));
-    if (over_output_limit(Clock::now())) {
+    if (over_output_limit(std::nullopt)) {
         ++server_.stats().output_buffer_limit_disconnections;
         log::at(LogLevel::warning,
                 "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
@@ -234,21 +234,23 @@ asio::awaitable<void> Session::writer() {
     }
 }
 
-bool Session::over_output_limit(Clock::time_point now) {
+bool Session::over_output_limit(std::optional<Clock::time_point> now) {
     const Config& config = server_.config();
-    if (auth_required()) return output_.bytes() > max_unauthenticated_output;
-    const BufferLimit& limit = is_pubsub_client() ? config.pubsub_limit : config.normal_limit;
     const size_t used = output_.bytes();
+    if (auth_required()) return used > max_unauthenticated_output;
+    const BufferLimit& limit = is_pubsub_client() ? config.pubsub_limit : config.normal_limit;
     if (limit.hard_bytes && used >= limit.hard_bytes) return true;
-    if (limit.soft_bytes && used >= limit.soft_bytes) {
-        if (soft_limit_since_ == Clock::time_point{}) {
-            soft_limit_since_ = now;
-            return false;
-        }
-        return now - soft_limit_since_ > std::chrono::seconds(limit.soft_seconds);
+    if (!limit.soft_bytes || used < limit.soft_bytes) {
+        soft_limit_since_ = {};
+        return false;
     }
-    soft_limit_since_ = {};
-    return false;
+    // Only a client above its soft limit pays for reading the clock.
+    const Clock::time_point time = now ? *now : Clock::now();
+    if (soft_limit_since_ == Clock::time_point{}) {
+        soft_limit_since_ = time;
+        return false;
+    }
+    return time - soft_limit_since_ > std::chrono::seconds(limit.soft_seconds);
 }
 
 void Session::check_timers(Clock::time_point now) {

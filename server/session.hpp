@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +74,8 @@ public:
     const std::string& peer_address() const { return peer_; }
     const std::string& local_address() const { return local_; }
     bool is_pubsub_client() const { return subscription_count() > 0; }
+    /// The command being run, or null for an unknown one (CLIENT LIST's cmd=).
+    void set_last_command(const CommandSpec* spec) { last_command_ = spec; }
     bool is_closing() const { return closing_ || stopped_; }
 
     /// The `id=... addr=...` line of CLIENT LIST and CLIENT INFO, without the newline.
@@ -89,7 +92,9 @@ private:
     void move_replies_to_queue();
     /// Queues a pushed message, enforcing the output-buffer limits, and schedules a flush.
     void queue_message(protocol::FrameRef frame);
-    bool over_output_limit(Clock::time_point now);
+    /// Applies client-output-buffer-limit (or the pre-AUTH cap) to the queued bytes; `now` is
+    /// read from the clock when not given and needed.
+    bool over_output_limit(std::optional<Clock::time_point> now);
     void wake_writer();
 
     Server& server_;

@@ -99,7 +99,10 @@ void hello(CommandContext& context) {
         return;
     }
     if (name && !set_client_name(context, *name)) return;
-    if (version) context.session.set_resp(static_cast<protocol::RespVersion>(version));
+    if (version) {
+        context.session.set_resp(static_cast<protocol::RespVersion>(version));
+        context.reply.set_version(context.session.resp());
+    }
     auto& reply = context.reply;
     reply.map(7);
     reply.bulk("server");

@@ -16,6 +16,16 @@ BACKPLANE_SERVER = Path(os.environ.get("BACKPLANE_SERVER", ROOT / "build" / "ser
 REDIS_SERVER = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer")
+
+
+def sanitizer_report(text):
+    """The part of a server log from the first sanitizer report on, or None."""
+    hits = [text.find(marker) for marker in SANITIZER_MARKERS if marker in text]
+    return text[min(hits):] if hits else None
+
+
 def free_port():
     """A TCP port that was free a moment ago (the kernel picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -54,14 +64,16 @@ class ServerProcess:
         raise RuntimeError(f"{self.name} did not start:\n{self.log_text()}")
 
     def log_text(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return Path(self.log.name).read_text(errors="replace")
 
     def alive(self):
         return self.proc.poll() is None
 
     def stop(self, timeout=5.0):
-        """Stops the server by PID; returns its exit code."""
+        """Stops the server by PID; returns its exit code. Raises when a sanitizer reported
+        anything in the server's output (sanitizer builds run the same tests)."""
         if self.proc.poll() is None:
             os.kill(self.pid, signal.SIGTERM)
             try:
@@ -69,7 +81,11 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 os.kill(self.pid, signal.SIGKILL)
                 self.proc.wait()
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
+            report = sanitizer_report(self.log_text())
+            if report:
+                raise AssertionError(f"{self.name} sanitizer report:\n{report}")
         return self.proc.returncode
 
     def __enter__(self):
