@@ -15,7 +15,7 @@ namespace backplane::protocol {
 class FrameRef;
 
 class Frame {
-public:
+  public:
     /// A frame of `size` uninitialised bytes, to be filled through data() before sharing.
     static FrameRef allocate(size_t size);
     /// A frame holding a copy of `bytes`.
@@ -26,7 +26,7 @@ public:
     size_t size() const { return size_; }
     std::string_view view() const { return {data(), size_}; }
 
-private:
+  private:
     friend class FrameRef;
     explicit Frame(size_t size) : size_(size) {}
 
@@ -36,7 +36,7 @@ private:
 
 /// Owning handle to a Frame; copying adds a reference, the last one frees the block.
 class FrameRef {
-public:
+  public:
     FrameRef() = default;
     FrameRef(const FrameRef& other) : frame_(other.frame_) {
         if (frame_) frame_->refs_.fetch_add(1, std::memory_order_relaxed);
@@ -57,7 +57,7 @@ public:
     Frame& operator*() const { return *frame_; }
     explicit operator bool() const { return frame_ != nullptr; }
 
-private:
+  private:
     friend class Frame;
     explicit FrameRef(Frame* frame) : frame_(frame) {}
     Frame* frame_ = nullptr;

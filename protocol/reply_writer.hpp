@@ -13,7 +13,7 @@ enum class RespVersion : uint8_t { resp2 = 2, resp3 = 3 };
 /// the elements next. Types that RESP2 lacks degrade as Redis degrades them (a map becomes a
 /// flat array of 2n elements, null becomes `$-1`, a push becomes an array).
 class ReplyWriter {
-public:
+  public:
     ReplyWriter(std::string& out, RespVersion version) : out_(out), version_(version) {}
 
     RespVersion version() const { return version_; }
@@ -47,7 +47,7 @@ public:
     /// Bytes that bulk(value) appends for a value of `length` bytes.
     static size_t bulk_size(size_t length);
 
-private:
+  private:
     void header(char type, int64_t value);
     void line(char type, std::string_view text);
 

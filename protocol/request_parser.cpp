@@ -32,26 +32,39 @@ ParseStatus RequestParser::parse(std::string_view input, const ParserLimits& lim
                 scan_ = input[0] == '*' ? 1 : 0;
                 step = Step::progress;
                 break;
-            case State::multibulk_count: step = parse_multibulk_count(input, limits); break;
-            case State::bulk_header: step = parse_bulk_header(input, limits); break;
-            case State::bulk_data: step = parse_bulk_data(input); break;
-            case State::inline_line: step = parse_inline(input); break;
+            case State::multibulk_count:
+                step = parse_multibulk_count(input, limits);
+                break;
+            case State::bulk_header:
+                step = parse_bulk_header(input, limits);
+                break;
+            case State::bulk_data:
+                step = parse_bulk_data(input);
+                break;
+            case State::inline_line:
+                step = parse_inline(input);
+                break;
         }
         switch (step) {
-            case Step::progress: continue;
-            case Step::need_more: return ParseStatus::incomplete;
-            case Step::done: return ParseStatus::complete;
-            case Step::failed: return ParseStatus::error;
+            case Step::progress:
+                continue;
+            case Step::need_more:
+                return ParseStatus::incomplete;
+            case Step::done:
+                return ParseStatus::complete;
+            case Step::failed:
+                return ParseStatus::error;
         }
     }
 }
 
 // `*<count>\r\n`. Like Redis, the byte after '\r' is skipped without being checked.
 RequestParser::Step RequestParser::parse_multibulk_count(std::string_view input,
-                                                 const ParserLimits& limits) {
+                                                         const ParserLimits& limits) {
     const size_t cr = find_byte(input, scan_, '\r');
     if (cr == std::string_view::npos) {
-        if (input.size() > max_inline_size) return fail("Protocol error: too big mbulk count string");
+        if (input.size() > max_inline_size)
+            return fail("Protocol error: too big mbulk count string");
         scan_ = input.size();
         return Step::need_more;
     }
@@ -71,7 +84,8 @@ RequestParser::Step RequestParser::parse_multibulk_count(std::string_view input,
 }
 
 // `$<len>\r\n`. As in Redis, the '$' is checked only once the header's '\r' has arrived.
-RequestParser::Step RequestParser::parse_bulk_header(std::string_view input, const ParserLimits& limits) {
+RequestParser::Step RequestParser::parse_bulk_header(std::string_view input,
+                                                     const ParserLimits& limits) {
     const size_t cr = find_byte(input, scan_, '\r');
     if (cr == std::string_view::npos) {
         if (input.size() - pos_ > max_inline_size)
@@ -112,14 +126,17 @@ RequestParser::Step RequestParser::parse_bulk_data(std::string_view input) {
 
 // One line ending in "\n" or "\r\n", split with redis-cli's quoting rules.
 RequestParser::Step RequestParser::parse_inline(std::string_view input) {
+    // The line, without its CR LF, may be 64 KiB long; a CR still waiting for its LF does not
+    // count, so where the input was split never changes the outcome.
     const size_t lf = find_byte(input, scan_, '\n');
     if (lf == std::string_view::npos) {
-        if (input.size() > max_inline_size) return fail("Protocol error: too big inline request");
+        const size_t line = input.size() - (input.ends_with('\r') ? 1 : 0);
+        if (line > max_inline_size) return fail("Protocol error: too big inline request");
         scan_ = input.size();
         return Step::need_more;
     }
-    if (lf > max_inline_size) return fail("Protocol error: too big inline request");
     const size_t line_end = (lf > 0 && input[lf - 1] == '\r') ? lf - 1 : lf;
+    if (line_end > max_inline_size) return fail("Protocol error: too big inline request");
     if (!split_args(input.substr(0, line_end), inline_storage_, args_)) {
         return fail("Protocol error: unbalanced quotes in request");
     }

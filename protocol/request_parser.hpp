@@ -31,7 +31,7 @@ struct ParserLimits {
 enum class ParseStatus { complete, incomplete, error };
 
 class RequestParser {
-public:
+  public:
     /// Parses the command at the start of `input`. On `complete`, args() and consumed() describe
     /// it (zero args for an empty command such as `*0\r\n` or a blank line: Redis ignores those);
     /// on `error`, error() holds the reply text, e.g. "Protocol error: invalid bulk length".
@@ -42,7 +42,7 @@ public:
     size_t consumed() const { return consumed_; }
     const std::string& error() const { return error_; }
 
-private:
+  private:
     enum class State { start, multibulk_count, bulk_header, bulk_data, inline_line };
     enum class Step { progress, need_more, done, failed };
 
@@ -55,10 +55,10 @@ private:
     void reset();
 
     State state_ = State::start;
-    size_t pos_ = 0;          // start of the token being parsed, relative to the command start
-    size_t scan_ = 0;         // where the search for the token's terminator resumes
-    int64_t args_left_ = 0;   // bulks still expected in this multibulk
-    int64_t bulk_len_ = 0;    // length of the bulk being received
+    size_t pos_ = 0;         // start of the token being parsed, relative to the command start
+    size_t scan_ = 0;        // where the search for the token's terminator resumes
+    int64_t args_left_ = 0;  // bulks still expected in this multibulk
+    int64_t bulk_len_ = 0;   // length of the bulk being received
     std::vector<std::pair<size_t, size_t>> spans_;  // (offset, length) of received bulks
     std::vector<std::string_view> args_;
     std::string inline_storage_;

@@ -18,17 +18,23 @@ int hex_value(char c) {
 
 char unescape(char c) {
     switch (c) {
-        case 'n': return '\n';
-        case 'r': return '\r';
-        case 't': return '\t';
-        case 'b': return '\b';
-        case 'a': return '\a';
-        default: return c;
+        case 'n':
+            return '\n';
+        case 'r':
+            return '\r';
+        case 't':
+            return '\t';
+        case 'b':
+            return '\b';
+        case 'a':
+            return '\a';
+        default:
+            return c;
     }
 }
 
 class Splitter {
-public:
+  public:
     Splitter(std::string_view line, std::string& storage) : line_(line), out_(storage) {}
 
     /// Reads the token starting at the current position; false on unbalanced quotes.
@@ -85,7 +91,7 @@ public:
         return pos_ < line_.size();
     }
 
-private:
+  private:
     char peek(size_t ahead) const {
         return pos_ + ahead < line_.size() ? line_[pos_ + ahead] : '\0';
     }

@@ -1,6 +1,5 @@
 #include "server/channel_registry.hpp"
 
-
 #include "protocol/reply_writer.hpp"
 #include "server/glob.hpp"
 
@@ -93,7 +92,11 @@ void ChannelRegistry::remove(Subscriber& s) {
 
 void ChannelRegistry::index_pattern(SubscriberList& list) {
     const std::string_view prefix = glob_literal_prefix(list.name);
-    pattern_index_[prefix.size()][prefix].push_back(&list);
+    auto& by_prefix = pattern_index_[prefix.size()];
+    auto it = by_prefix.find(prefix);
+    if (it == by_prefix.end())
+        it = by_prefix.emplace(std::string(prefix), std::vector<SubscriberList*>{}).first;
+    it->second.push_back(&list);
 }
 
 void ChannelRegistry::unindex_pattern(SubscriberList& list) {
@@ -137,10 +140,11 @@ size_t ChannelRegistry::subscriber_count(std::string_view channel) const {
     return it == channels_.end() ? 0 : it->second.members.size();
 }
 
-std::vector<std::string_view> ChannelRegistry::channels_matching(std::string_view pattern) const {
+std::vector<std::string_view> ChannelRegistry::channels_matching(
+    std::optional<std::string_view> pattern) const {
     std::vector<std::string_view> names;
     for (const auto& [name, list] : channels_) {
-        if (glob_match(pattern, name)) names.emplace_back(name);
+        if (!pattern || glob_match(*pattern, name)) names.emplace_back(name);
     }
     return names;
 }

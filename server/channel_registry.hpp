@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -21,7 +22,7 @@ class Subscriber;
 /// subscriber of each protocol version asks for it and then shared: `*3\r\n$7\r\nmessage...`
 /// in RESP2, the same with a `>3` push header in RESP3.
 class MessageFrames {
-public:
+  public:
     /// `pattern` is empty for a `message`.
     MessageFrames(std::string_view pattern, std::string_view channel, std::string_view payload,
                   bool from_pattern)
@@ -29,7 +30,7 @@ public:
 
     const protocol::FrameRef& frame(protocol::RespVersion version);
 
-private:
+  private:
     std::string_view pattern_;
     std::string_view channel_;
     std::string_view payload_;
@@ -45,7 +46,7 @@ struct SubscriberList {
 
 /// Something that receives published messages: a client session.
 class Subscriber {
-public:
+  public:
     /// Queues the message in this subscriber's protocol. Must not call back into the registry:
     /// a subscriber that has to go away schedules its own removal.
     virtual void deliver(MessageFrames& message) = 0;
@@ -59,13 +60,13 @@ public:
     std::vector<std::string> channel_names() const;
     std::vector<std::string> pattern_names() const;
 
-protected:
+  protected:
     Subscriber() = default;
     ~Subscriber() = default;
     Subscriber(const Subscriber&) = delete;
     Subscriber& operator=(const Subscriber&) = delete;
 
-private:
+  private:
     friend class ChannelRegistry;
     // Each list this subscriber is in, with its position in that list's members.
     std::unordered_map<SubscriberList*, size_t> channels_;
@@ -73,7 +74,7 @@ private:
 };
 
 class ChannelRegistry {
-public:
+  public:
     ChannelRegistry() = default;
     ChannelRegistry(const ChannelRegistry&) = delete;
     ChannelRegistry& operator=(const ChannelRegistry&) = delete;
@@ -99,10 +100,10 @@ public:
     size_t pattern_count() const { return patterns_.size(); }
     /// Subscribers of `channel`, patterns excluded (PUBSUB NUMSUB).
     size_t subscriber_count(std::string_view channel) const;
-    /// Channels whose name matches `pattern` (PUBSUB CHANNELS [pattern]).
-    std::vector<std::string_view> channels_matching(std::string_view pattern) const;
+    /// Every channel, or those whose name matches `pattern` (PUBSUB CHANNELS [pattern]).
+    std::vector<std::string_view> channels_matching(std::optional<std::string_view> pattern) const;
 
-private:
+  private:
     struct StringHash {
         using is_transparent = void;
         size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
@@ -110,8 +111,11 @@ private:
     using ListMap = std::unordered_map<std::string, SubscriberList, StringHash, std::equal_to<>>;
     // Patterns grouped by the length of their literal prefix, then by that prefix, so a publish
     // tests only the patterns whose prefix the channel starts with.
+    // The index owns its prefix strings: the pattern a prefix was first seen in may go away
+    // while other patterns with the same prefix remain.
     using PrefixIndex =
-        std::map<size_t, std::unordered_map<std::string_view, std::vector<SubscriberList*>>>;
+        std::map<size_t, std::unordered_map<std::string, std::vector<SubscriberList*>, StringHash,
+                                            std::equal_to<>>>;
 
     static bool add(ListMap& lists, std::unordered_map<SubscriberList*, size_t>& index,
                     Subscriber& s, std::string_view name, SubscriberList** created);
@@ -126,6 +130,5 @@ private:
     ListMap patterns_;
     PrefixIndex pattern_index_;
 };
-
 
 }  // namespace backplane

@@ -24,8 +24,8 @@ struct CommandContext {
 using CommandHandler = void (*)(CommandContext&);
 
 enum CommandFlag : uint32_t {
-    allowed_before_auth = 1U << 0,        ///< Redis's CMD_NO_AUTH
-    allowed_when_subscribed = 1U << 1,    ///< may run in RESP2 subscribed mode
+    allowed_before_auth = 1U << 0,      ///< Redis's CMD_NO_AUTH
+    allowed_when_subscribed = 1U << 1,  ///< may run in RESP2 subscribed mode
 };
 
 struct CommandSpec {
@@ -33,7 +33,7 @@ struct CommandSpec {
     std::string_view full_name;  ///< "client|list" for a subcommand, as Redis names it in errors
     int arity;                   ///< N: exactly N arguments; -N: at least N (name included)
     uint32_t flags;
-    CommandHandler handler;      ///< null for a container whose subcommands do the work
+    CommandHandler handler;  ///< null for a container whose subcommands do the work
     std::span<const CommandSpec> subcommands;
     // Shown by COMMAND INFO and COMMAND DOCS.
     std::string_view redis_flags;     ///< e.g. "fast loading stale"

@@ -37,7 +37,8 @@ Error parse_integer(std::string_view value, int64_t min, int64_t max, int64_t& o
 std::optional<uint64_t> parse_memory(std::string_view value) {
     const size_t digits = value.find_first_not_of("0123456789");
     const std::string_view number = value.substr(0, digits);
-    const std::string unit = lowercase(digits == std::string_view::npos ? "" : value.substr(digits));
+    const std::string unit =
+        lowercase(digits == std::string_view::npos ? "" : value.substr(digits));
     uint64_t multiplier = 1;
     if (unit.empty() || unit == "b") {
         multiplier = 1;
@@ -89,8 +90,8 @@ std::vector<std::string> split_words(std::string_view value) {
 /// `<class> <hard> <soft> <seconds>` groups, e.g. "pubsub 32mb 8mb 60 normal 0 0 0".
 Error parse_buffer_limits(Config& config, std::string_view value) {
     const std::vector<std::string> words = split_words(value);
-    if (words.empty() || words.size() % 4 != 0)
-        return "Wrong number of arguments in buffer limit configuration.";
+    if (words.empty()) return std::nullopt;  // as in Redis: nothing to change
+    if (words.size() % 4 != 0) return "Wrong number of arguments in buffer limit configuration.";
     Config updated = config;
     for (size_t i = 0; i < words.size(); i += 4) {
         const std::string name = lowercase(words[i]);
@@ -106,8 +107,13 @@ Error parse_buffer_limits(Config& config, std::string_view value) {
         }
         const auto hard = parse_memory(words[i + 1]);
         const auto soft = parse_memory(words[i + 2]);
-        const auto seconds = protocol::parse_int64(words[i + 3]);
-        if (!hard || !soft || !seconds || *seconds < 0)
+        // Redis reads the seconds with strtoll(), so "03" is 3.
+        const std::string& digits = words[i + 3];
+        const bool numeric = !digits.empty() && digits.size() <= 18 &&
+                             digits.find_first_not_of("0123456789") == std::string::npos;
+        const std::optional<int64_t> seconds =
+            numeric ? std::optional<int64_t>(std::stoll(digits)) : std::nullopt;
+        if (!hard || !soft || !seconds)
             return "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
         *target = BufferLimit{*hard, *soft, *seconds};
     }
@@ -135,10 +141,10 @@ struct Directive {
 };
 
 const Directive directives[] = {
-    {"port", false, false,
+    {"port", true, false,
      [](Config& c, std::string_view v) { return parse_integer(v, 0, 65535, c.port); },
      [](const Config& c) { return std::to_string(c.port); }},
-    {"bind", false, true,
+    {"bind", true, true,
      [](Config& c, std::string_view v) -> Error {
          c.bind = split_words(v);
          return std::nullopt;
@@ -204,9 +210,7 @@ const Directive directives[] = {
          }
          return "argument(s) must be one of the following: debug, verbose, notice, warning";
      },
-     [](const Config& c) {
-         return std::string(log_level_names[static_cast<size_t>(c.loglevel)]);
-     }},
+     [](const Config& c) { return std::string(log_level_names[static_cast<size_t>(c.loglevel)]); }},
     {"logfile", false, false,
      [](Config& c, std::string_view v) -> Error {
          c.logfile = v;
@@ -238,15 +242,6 @@ const Directive* find_directive(std::string_view name) {
     return nullptr;
 }
 
-std::string quoted_line(std::span<const std::string_view> words) {
-    std::string line;
-    for (size_t i = 0; i < words.size(); ++i) {
-        if (i > 0) line += ' ';
-        line += i == 0 ? std::string(words[i]) : fmt::format("\"{}\"", words[i]);
-    }
-    return line;
-}
-
 [[noreturn]] void fail(const std::string& source, size_t line_number, std::string_view line,
                        std::string_view reason) {
     throw ConfigError(fmt::format(
@@ -256,8 +251,9 @@ std::string quoted_line(std::span<const std::string_view> words) {
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw ConfigError(fmt::format("Fatal error, can't open config file '{}': {}", path,
-                                           std::strerror(errno)));
+    if (!in)
+        throw ConfigError(fmt::format("Fatal error, can't open config file '{}': {}", path,
+                                      std::strerror(errno)));
     std::ostringstream text;
     text << in.rdbuf();
     return text.str();
@@ -283,17 +279,20 @@ void apply_config_text(Config& config, std::string_view text, const std::string&
         if (lowercase(words[0]) == "include" && words.size() == 2) {
             if (include_depth >= 16) fail(source, line_number, line, "Too many nested includes");
             const std::string path(words[1]);
-            apply_config_text(config, read_file(path), fmt::format("the configuration file '{}'", path),
-                              include_depth + 1);
+            apply_config_text(config, read_file(path),
+                              fmt::format("the configuration file '{}'", path), include_depth + 1);
             continue;
         }
+        const std::string_view trimmed =
+            line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
         const Directive* directive = find_directive(words[0]);
-        if (!directive || words.size() < 2 || (words.size() > 2 && !directive->multi_word))
-            fail(source, line_number, quoted_line(words), "Bad directive or wrong number of arguments");
+        if (!directive)
+            fail(source, line_number, trimmed, "Bad directive or wrong number of arguments");
+        if (words.size() < 2 || (words.size() > 2 && !directive->multi_word))
+            fail(source, line_number, trimmed, "wrong number of arguments");
         std::string value(words[1]);
         for (size_t i = 2; i < words.size(); ++i) value += fmt::format(" {}", words[i]);
-        if (Error error = directive->set(config, value))
-            fail(source, line_number, quoted_line(words), *error);
+        if (Error error = directive->set(config, value)) fail(source, line_number, trimmed, *error);
     }
 }
 
@@ -316,9 +315,10 @@ Config load_config(std::span<const std::string_view> argv) {
             lines += word.substr(2);
         } else {
             if (lines.empty()) {
-                throw ConfigError(fmt::format("Invalid argument '{}': directives on the command "
-                                              "line start with --name",
-                                              word));
+                throw ConfigError(
+                    fmt::format("Invalid argument '{}': directives on the command "
+                                "line start with --name",
+                                word));
             }
             std::string escaped;
             for (char c : word) {
@@ -338,23 +338,28 @@ Config load_config(std::span<const std::string_view> argv) {
 
 std::optional<std::string> config_set(Config& config,
                                       std::span<const std::string_view> name_value_pairs) {
-    Config updated = config;
-    std::vector<const Directive*> seen;
+    const auto related = [](std::string_view name, std::string_view why) {
+        return fmt::format("ERR CONFIG SET failed (possibly related to argument '{}') - {}", name,
+                           why);
+    };
+    // As in Redis: every name is checked (known, settable, not repeated) before any value.
+    std::vector<const Directive*> targets;
     for (size_t i = 0; i + 1 < name_value_pairs.size(); i += 2) {
-        const Directive* directive = find_directive(name_value_pairs[i]);
+        const std::string_view name = name_value_pairs[i];
+        const Directive* directive = find_directive(name);
         if (!directive) {
             return fmt::format("ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-                               name_value_pairs[i]);
+                               name);
         }
-        const auto related = [&](std::string_view why) {
-            return fmt::format("ERR CONFIG SET failed (possibly related to argument '{}') - {}",
-                               name_value_pairs[i], why);
-        };
-        if (std::find(seen.begin(), seen.end(), directive) != seen.end())
-            return related("duplicate parameter");
-        seen.push_back(directive);
-        if (!directive->runtime_settable) return related("can't set immutable config");
-        if (Error error = directive->set(updated, name_value_pairs[i + 1])) return related(*error);
+        if (!directive->runtime_settable) return related(name, "can't set immutable config");
+        if (std::find(targets.begin(), targets.end(), directive) != targets.end())
+            return related(name, "duplicate parameter");
+        targets.push_back(directive);
+    }
+    Config updated = config;
+    for (size_t i = 0; i < targets.size(); ++i) {
+        if (Error error = targets[i]->set(updated, name_value_pairs[2 * i + 1]))
+            return related(targets[i]->name, *error);
     }
     config = updated;
     return std::nullopt;
@@ -363,12 +368,21 @@ std::optional<std::string> config_set(Config& config,
 std::vector<std::pair<std::string, std::string>> config_get(
     const Config& config, std::span<const std::string_view> patterns) {
     std::vector<std::pair<std::string, std::string>> matches;
-    for (const Directive& directive : directives) {
-        for (std::string_view pattern : patterns) {
-            if (glob_match(lowercase(pattern), directive.name)) {
-                matches.emplace_back(directive.name, directive.get(config));
-                break;
-            }
+    std::vector<const Directive*> reported;
+    const auto report = [&](const Directive& directive, std::string_view name) {
+        if (std::find(reported.begin(), reported.end(), &directive) != reported.end()) return;
+        reported.push_back(&directive);
+        matches.emplace_back(name, directive.get(config));
+    };
+    for (std::string_view pattern : patterns) {
+        // Like Redis: a plain name is looked up and echoed as typed; a glob is matched, without
+        // regard to case, against every name.
+        if (pattern.find_first_of("[*?") == std::string_view::npos) {
+            if (const Directive* directive = find_directive(pattern)) report(*directive, pattern);
+            continue;
+        }
+        for (const Directive& directive : directives) {
+            if (glob_match(lowercase(pattern), directive.name)) report(directive, directive.name);
         }
     }
     return matches;

@@ -6,7 +6,7 @@ namespace {
 constexpr int max_star_nesting = 1000;
 
 class Matcher {
-public:
+  public:
     /// Matches pattern[p..] against text[t..]; `nesting` counts the stars entered so far.
     bool match(size_t p, size_t t, int nesting) {
         if (nesting > max_star_nesting) return false;
@@ -48,7 +48,7 @@ public:
 
     Matcher(std::string_view pattern, std::string_view text) : pattern_(pattern), text_(text) {}
 
-private:
+  private:
     char at(size_t p) const { return p < pattern_.size() ? pattern_[p] : '\0'; }
 
     /// Matches `c` against the class opening at pattern[p]; leaves p on the class's last byte.

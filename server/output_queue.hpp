@@ -12,7 +12,7 @@
 namespace backplane {
 
 class OutputQueue {
-public:
+  public:
     /// Appends a frame; shared frames are referenced, not copied.
     void push(protocol::FrameRef frame);
 
@@ -29,10 +29,10 @@ public:
     /// Frames queued and not yet fully written (CLIENT LIST's oll).
     size_t frames() const { return frames_.size() - head_; }
 
-private:
+  private:
     std::vector<protocol::FrameRef> frames_;
-    size_t head_ = 0;          // first frame not fully written
-    size_t head_offset_ = 0;   // bytes of frames_[head_] already written
+    size_t head_ = 0;         // first frame not fully written
+    size_t head_offset_ = 0;  // bytes of frames_[head_] already written
     size_t bytes_ = 0;
 };
 

@@ -25,7 +25,7 @@ std::string format(const sockaddr_storage& address, std::string& ip) {
     }
     ip = text;
     return std::strchr(text, ':') ? fmt::format("[{}]:{}", text, port)
-                                   : fmt::format("{}:{}", text, port);
+                                  : fmt::format("{}:{}", text, port);
 }
 
 }  // namespace

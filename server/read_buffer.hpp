@@ -12,7 +12,7 @@
 namespace backplane {
 
 class ReadBuffer {
-public:
+  public:
     static constexpr size_t read_chunk = 16 * 1024;  // Redis's PROTO_IOBUF_LEN
 
     std::string_view pending() const { return {data_.get() + begin_, end_ - begin_}; }
@@ -54,7 +54,7 @@ public:
         }
     }
 
-private:
+  private:
     std::unique_ptr<char[]> data_;
     size_t capacity_ = 0;
     size_t begin_ = 0;

@@ -19,8 +19,8 @@
 namespace backplane {
 namespace {
 
-using asio::experimental::as_tuple;
 using asio::use_awaitable;
+using asio::experimental::as_tuple;
 using tcp = asio::ip::tcp;
 
 constexpr std::string_view max_clients_error = "-ERR max number of clients reached\r\n";
@@ -93,9 +93,7 @@ void Server::start() {
         throw std::runtime_error("Configured to not listen anywhere, exiting.");
     }
     write_pidfile();
-    for (auto& acceptor : tcp_acceptors_) {
-        asio::co_spawn(io_, accept_loop(*acceptor), asio::detached);
-    }
+    accept_on_tcp_listeners();
     if (unix_acceptor_) asio::co_spawn(io_, accept_loop(*unix_acceptor_), asio::detached);
     asio::co_spawn(io_, cron(), asio::detached);
     signals_.async_wait([this](const asio::error_code& ec, int signal) {
@@ -115,8 +113,8 @@ void Server::raise_open_files_limit() {
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
     if (static_cast<int64_t>(limit.rlim_cur) >= wanted) return;
     rlimit raised = limit;
-    raised.rlim_cur = static_cast<rlim_t>(
-        std::min<int64_t>(wanted, static_cast<int64_t>(limit.rlim_max)));
+    raised.rlim_cur =
+        static_cast<rlim_t>(std::min<int64_t>(wanted, static_cast<int64_t>(limit.rlim_max)));
     if (setrlimit(RLIMIT_NOFILE, &raised) != 0) raised = limit;
     const int64_t possible = static_cast<int64_t>(raised.rlim_cur) - reserved_fds;
     if (possible < config_.maxclients) {
@@ -141,7 +139,7 @@ void Server::open_tcp_listeners() {
         try {
             const auto ip = asio::ip::make_address(address);
             const tcp::endpoint endpoint(ip, static_cast<unsigned short>(config_.port));
-            auto acceptor = std::make_unique<tcp::acceptor>(io_);
+            auto acceptor = std::make_shared<tcp::acceptor>(io_);
             acceptor->open(endpoint.protocol());
             acceptor->set_option(tcp::acceptor::reuse_address(true));
             if (ip.is_v6()) acceptor->set_option(asio::ip::v6_only(true));
@@ -150,11 +148,50 @@ void Server::open_tcp_listeners() {
             tcp_acceptors_.push_back(std::move(acceptor));
         } catch (const std::system_error& error) {
             if (optional) continue;
-            throw std::runtime_error(fmt::format("Warning: Could not create server TCP listening "
-                                                 "socket {}:{}: {}",
-                                                 address, config_.port, error.code().message()));
+            throw std::runtime_error(
+                fmt::format("Warning: Could not create server TCP listening "
+                            "socket {}:{}: {}",
+                            address, config_.port, error.code().message()));
         }
     }
+}
+
+void Server::close_tcp_listeners() {
+    asio::error_code ignored;
+    for (auto& acceptor : tcp_acceptors_) acceptor->close(ignored);
+    tcp_acceptors_.clear();
+}
+
+void Server::accept_on_tcp_listeners() {
+    for (auto& acceptor : tcp_acceptors_)
+        asio::co_spawn(io_, accept_loop(acceptor), asio::detached);
+}
+
+std::optional<std::string> Server::apply_listener_changes(const Config& previous) {
+    if (previous.port == config_.port && previous.bind == config_.bind) return std::nullopt;
+    close_tcp_listeners();
+    std::optional<std::string> error;
+    try {
+        open_tcp_listeners();
+    } catch (const std::exception& failure) {
+        log::at(LogLevel::warning, "{}", failure.what());
+        error = previous.port != config_.port
+                    ? "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to "
+                      "listen on this port"
+                    : "ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to "
+                      "bind to specified addresses.";
+        close_tcp_listeners();
+        config_.port = previous.port;
+        config_.bind = previous.bind;
+        try {
+            open_tcp_listeners();
+        } catch (const std::exception& again) {
+            log::at(LogLevel::warning, "Could not listen again on the previous addresses: {}",
+                    again.what());
+        }
+    }
+    accept_on_tcp_listeners();
+    return error;
 }
 
 void Server::open_unix_listener() {
@@ -178,10 +215,10 @@ void Server::open_unix_listener() {
     unix_acceptor_ = std::move(acceptor);
 }
 
-asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor) {
-    while (!stopping_) {
+asio::awaitable<void> Server::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
+    while (!stopping_ && acceptor->is_open()) {
         Socket socket(io_);
-        auto [ec] = co_await acceptor.async_accept(socket, as_tuple(use_awaitable));
+        auto [ec] = co_await acceptor->async_accept(socket, as_tuple(use_awaitable));
         if (stopping_ || ec == asio::error::operation_aborted) co_return;
         if (ec) {
             co_await accept_failed(ec);
@@ -262,7 +299,7 @@ void Server::shutdown() {
     stopping_ = true;
     log::at(LogLevel::warning, "User requested shutdown...");
     asio::error_code ignored;
-    for (auto& acceptor : tcp_acceptors_) acceptor->close(ignored);
+    close_tcp_listeners();
     if (unix_acceptor_) {
         unix_acceptor_->close(ignored);
         ::unlink(config_.unixsocket.c_str());

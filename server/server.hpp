@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,7 +30,7 @@ struct ServerStats {
 };
 
 class Server {
-public:
+  public:
     Server(asio::io_context& io, Config config);
     ~Server();
     Server(const Server&) = delete;
@@ -40,6 +41,9 @@ public:
     void start();
     /// Stops accepting, closes every client, and lets the event loop finish.
     void shutdown();
+    /// After CONFIG SET changed `port` or `bind`: listens on the new addresses, or, when that
+    /// fails, goes back to `previous` ones and returns the error reply.
+    std::optional<std::string> apply_listener_changes(const Config& previous);
 
     asio::io_context& io() { return io_; }
     Config& config() { return config_; }
@@ -65,8 +69,8 @@ public:
     /// The TCP port actually listened on (useful with port 0 in tests); 0 without TCP.
     int64_t tcp_port() const;
 
-private:
-    asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor);
+  private:
+    asio::awaitable<void> accept_loop(std::shared_ptr<asio::ip::tcp::acceptor> acceptor);
     asio::awaitable<void> accept_loop(asio::local::stream_protocol::acceptor& acceptor);
     void admit(Socket socket, std::string peer, std::string local, bool local_client,
                bool unix_socket);
@@ -74,6 +78,8 @@ private:
     asio::awaitable<void> cron();
     void raise_open_files_limit();
     void open_tcp_listeners();
+    void close_tcp_listeners();
+    void accept_on_tcp_listeners();
     void open_unix_listener();
     void flush_scheduled();
     void write_pidfile() const;
@@ -82,7 +88,7 @@ private:
     Config config_;
     ChannelRegistry registry_;
     ServerStats stats_;
-    std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> tcp_acceptors_;
+    std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> tcp_acceptors_;
     std::unique_ptr<asio::local::stream_protocol::acceptor> unix_acceptor_;
     asio::signal_set signals_;
     asio::steady_timer cron_timer_;

@@ -12,8 +12,8 @@
 namespace backplane {
 namespace {
 
-using asio::experimental::as_tuple;
 using asio::use_awaitable;
+using asio::experimental::as_tuple;
 
 /// Before AUTH a client may not make the server queue more than this (CVE-2025-21605).
 constexpr size_t max_unauthenticated_output = 64 * 1024;
@@ -44,8 +44,10 @@ Session::~Session() = default;
 
 void Session::start() {
     auto self = shared_from_this();
-    asio::co_spawn(socket_.get_executor(), [self] { return self->reader(); }, asio::detached);
-    asio::co_spawn(socket_.get_executor(), [self] { return self->writer(); }, asio::detached);
+    asio::co_spawn(
+        socket_.get_executor(), [self] { return self->reader(); }, asio::detached);
+    asio::co_spawn(
+        socket_.get_executor(), [self] { return self->writer(); }, asio::detached);
 }
 
 void Session::stop() {
@@ -84,8 +86,8 @@ asio::awaitable<void> Session::reader() {
         }
         // Backpressure for a client that sends requests faster than it reads the replies.
         while (!stopped_ && !is_pubsub_client() && output_.bytes() > reader_pause_output) {
-            auto [wait_ec] = co_await socket_.async_wait(Socket::wait_write,
-                                                         as_tuple(use_awaitable));
+            auto [wait_ec] =
+                co_await socket_.async_wait(Socket::wait_write, as_tuple(use_awaitable));
             if (wait_ec) break;
             flush();
         }
@@ -99,7 +101,8 @@ bool Session::read_available() {
         const size_t received = socket_.read_some(asio::buffer(space.data(), space.size()), ec);
         if (ec == asio::error::would_block || ec == asio::error::try_again) return true;
         if (ec) {
-            if (ec != asio::error::eof) log::at(LogLevel::verbose, "Reading from client: {}", ec.message());
+            if (ec != asio::error::eof)
+                log::at(LogLevel::verbose, "Reading from client: {}", ec.message());
             return false;
         }
         input_.commit(received);
@@ -117,8 +120,8 @@ bool Session::read_available() {
         flush();
         if (closing_ || stopped_) return true;
         if (auth_required() && output_.bytes() > max_unauthenticated_output) {
-            log::at(LogLevel::warning,
-                    "Client {} closed for overcoming of output buffer limits.", describe());
+            log::at(LogLevel::warning, "Client {} closed for overcoming of output buffer limits.",
+                    describe());
             return false;
         }
         if (received < space.size()) return true;

@@ -30,7 +30,7 @@ using Socket = asio::generic::stream_protocol::socket;
 using Clock = std::chrono::steady_clock;
 
 class Session final : public Subscriber, public std::enable_shared_from_this<Session> {
-public:
+  public:
     Session(Server& server, Socket socket, std::string peer, std::string local, bool unix_socket);
     ~Session();
 
@@ -81,7 +81,7 @@ public:
     /// The `id=... addr=...` line of CLIENT LIST and CLIENT INFO, without the newline.
     std::string describe() const;
 
-private:
+  private:
     asio::awaitable<void> reader();
     asio::awaitable<void> writer();
     /// Reads what the socket has; returns false at end of stream or on error.
@@ -117,7 +117,7 @@ private:
 
     protocol::RespVersion resp_ = protocol::RespVersion::resp2;
     bool authenticated_;
-    bool closing_ = false;       // close once output_ is written
+    bool closing_ = false;  // close once output_ is written
     bool stopped_ = false;
     bool write_blocked_ = false;  // the socket is full; the writer waits for it
     bool flush_scheduled_ = false;

@@ -91,6 +91,10 @@ void hello(CommandContext& context) {
         context.reply.error(wrong_password);
         return;
     }
+    if (name && !valid_client_name(*name)) {
+        reply_invalid_client_name(context);
+        return;
+    }
     if (!context.session.authenticated()) {
         context.reply.error(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the "

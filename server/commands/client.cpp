@@ -43,7 +43,9 @@ ClientType type_of(const Session& session) {
 }
 
 /// CLIENT ID: `:<id>\r\n`.
-void id(CommandContext& context) { context.reply.integer(static_cast<int64_t>(context.session.id())); }
+void id(CommandContext& context) {
+    context.reply.integer(static_cast<int64_t>(context.session.id()));
+}
 
 /// CLIENT SETNAME name: `+OK\r\n`.
 void setname(CommandContext& context) {
@@ -87,6 +89,7 @@ void list(CommandContext& context) {
     const auto args = context.args;
     std::optional<ClientType> type;
     std::vector<uint64_t> ids;
+    bool by_id = false;
     if (args.size() == 4 && equals_ignoring_case(args[2], "type")) {
         type = client_type(args[3]);
         if (*type == ClientType::unknown) {
@@ -94,13 +97,14 @@ void list(CommandContext& context) {
             return;
         }
     } else if (args.size() >= 4 && equals_ignoring_case(args[2], "id")) {
+        by_id = true;
         for (size_t i = 3; i < args.size(); ++i) {
             const auto value = protocol::parse_int64(args[i]);
-            if (!value || *value <= 0) {
+            if (!value) {
                 context.reply.error("ERR Invalid client ID");
                 return;
             }
-            ids.push_back(static_cast<uint64_t>(*value));
+            if (*value > 0) ids.push_back(static_cast<uint64_t>(*value));
         }
     } else if (args.size() != 2) {
         context.reply.error("ERR syntax error");
@@ -109,7 +113,7 @@ void list(CommandContext& context) {
     std::string text;
     for (const auto& [client_id, session] : context.server.sessions()) {
         if (type && type_of(*session) != *type) continue;
-        if (!ids.empty() && std::find(ids.begin(), ids.end(), client_id) == ids.end()) continue;
+        if (by_id && std::find(ids.begin(), ids.end(), client_id) == ids.end()) continue;
         text += session->describe();
         text += '\n';
     }
@@ -261,31 +265,107 @@ void help(CommandContext& context) {
 constexpr uint32_t none = 0;
 
 const CommandSpec subcommands[] = {
-    {"id", "client|id", 2, none, id, {}, "noscript loading stale", "@slow @connection",
-     "Returns the client ID for the current connection", "5.0.0", "connection"},
-    {"setname", "client|setname", 3, none, setname, {}, "noscript loading stale",
-     "@slow @connection", "Set the current connection name", "2.6.9", "connection"},
-    {"getname", "client|getname", 2, none, getname, {}, "noscript loading stale",
-     "@slow @connection", "Get the current connection name", "2.6.9", "connection"},
-    {"setinfo", "client|setinfo", 4, none, setinfo, {}, "noscript loading stale",
-     "@slow @connection", "Set client or connection specific info", "7.2.0", "connection"},
-    {"list", "client|list", -2, none, list, {}, "admin noscript loading stale",
-     "@admin @slow @dangerous @connection", "Get the list of client connections", "2.4.0",
+    {"id",
+     "client|id",
+     2,
+     none,
+     id,
+     {},
+     "noscript loading stale",
+     "@slow @connection",
+     "Returns the client ID for the current connection",
+     "5.0.0",
      "connection"},
-    {"info", "client|info", 2, none, info, {}, "noscript loading stale", "@slow @connection",
-     "Returns information about the current client connection.", "6.2.0", "connection"},
-    {"kill", "client|kill", -3, none, kill, {}, "admin noscript loading stale",
-     "@admin @slow @dangerous @connection", "Kill the connection of a client", "2.4.0",
+    {"setname",
+     "client|setname",
+     3,
+     none,
+     setname,
+     {},
+     "noscript loading stale",
+     "@slow @connection",
+     "Set the current connection name",
+     "2.6.9",
      "connection"},
-    {"help", "client|help", 2, none, help, {}, "loading stale", "@slow @connection",
-     "Show helpful text about the different subcommands", "5.0.0", "connection"},
+    {"getname",
+     "client|getname",
+     2,
+     none,
+     getname,
+     {},
+     "noscript loading stale",
+     "@slow @connection",
+     "Get the current connection name",
+     "2.6.9",
+     "connection"},
+    {"setinfo",
+     "client|setinfo",
+     4,
+     none,
+     setinfo,
+     {},
+     "noscript loading stale",
+     "@slow @connection",
+     "Set client or connection specific info",
+     "7.2.0",
+     "connection"},
+    {"list",
+     "client|list",
+     -2,
+     none,
+     list,
+     {},
+     "admin noscript loading stale",
+     "@admin @slow @dangerous @connection",
+     "Get the list of client connections",
+     "2.4.0",
+     "connection"},
+    {"info",
+     "client|info",
+     2,
+     none,
+     info,
+     {},
+     "noscript loading stale",
+     "@slow @connection",
+     "Returns information about the current client connection.",
+     "6.2.0",
+     "connection"},
+    {"kill",
+     "client|kill",
+     -3,
+     none,
+     kill,
+     {},
+     "admin noscript loading stale",
+     "@admin @slow @dangerous @connection",
+     "Kill the connection of a client",
+     "2.4.0",
+     "connection"},
+    {"help",
+     "client|help",
+     2,
+     none,
+     help,
+     {},
+     "loading stale",
+     "@slow @connection",
+     "Show helpful text about the different subcommands",
+     "5.0.0",
+     "connection"},
 };
 
 }  // namespace
 
+bool valid_client_name(std::string_view name) { return printable_without_spaces(name); }
+
+void reply_invalid_client_name(CommandContext& context) {
+    context.reply.error("ERR Client names cannot contain spaces, newlines or special characters.");
+}
+
 bool set_client_name(CommandContext& context, std::string_view name) {
-    if (!printable_without_spaces(name)) {
-        context.reply.error("ERR Client names cannot contain spaces, newlines or special characters.");
+    if (!valid_client_name(name)) {
+        reply_invalid_client_name(context);
         return false;
     }
     context.session.set_name(std::string(name));

@@ -10,4 +10,8 @@ namespace backplane::commands {
 /// when the name has spaces, newlines or other bytes outside '!'..'~'.
 bool set_client_name(CommandContext& context, std::string_view name);
 
+/// Redis's validateClientName(): printable ASCII without spaces.
+bool valid_client_name(std::string_view name);
+void reply_invalid_client_name(CommandContext& context);
+
 }  // namespace backplane::commands

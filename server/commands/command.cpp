@@ -1,14 +1,25 @@
 // COMMAND, COMMAND COUNT / LIST / INFO / DOCS / HELP: the command table, described the way
 // Redis 7 describes its own (redis-cli builds its hints from COMMAND).
 
-#include <sstream>
+#include <strings.h>
+
+#include <algorithm>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "server/commands/commands.hpp"
+#include "server/glob.hpp"
 
 namespace backplane::commands {
 namespace {
+
+std::string lowercase(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
 
 std::vector<std::string_view> words(std::string_view text) {
     std::vector<std::string_view> out;
@@ -100,10 +111,48 @@ void count(CommandContext& context) {
     context.reply.integer(static_cast<int64_t>(all_commands().size()));
 }
 
-/// COMMAND LIST: the name of every command.
+bool has_category(const CommandSpec& spec, std::string_view category) {
+    for (std::string_view word : words(spec.acl_categories)) {
+        if (word.size() == category.size() + 1 &&
+            strncasecmp(word.data() + 1, category.data(), category.size()) == 0)
+            return true;
+    }
+    return false;
+}
+
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]: the full name of
+/// every command and subcommand ("client|list"), optionally filtered.
 void list(CommandContext& context) {
-    context.reply.array(all_commands().size());
-    for (const CommandSpec& spec : all_commands()) context.reply.bulk(spec.name);
+    const auto args = context.args;
+    std::function<bool(const CommandSpec&)> keep = [](const CommandSpec&) { return true; };
+    if (args.size() == 5 && strcasecmp(std::string(args[2]).c_str(), "filterby") == 0) {
+        const std::string kind(args[3]);
+        const std::string argument(args[4]);
+        if (strcasecmp(kind.c_str(), "module") == 0) {
+            keep = [](const CommandSpec&) { return false; };
+        } else if (strcasecmp(kind.c_str(), "aclcat") == 0) {
+            keep = [argument](const CommandSpec& spec) { return has_category(spec, argument); };
+        } else if (strcasecmp(kind.c_str(), "pattern") == 0) {
+            keep = [argument](const CommandSpec& spec) {
+                return glob_match(lowercase(argument), lowercase(spec.full_name));
+            };
+        } else {
+            context.reply.error("ERR syntax error");
+            return;
+        }
+    } else if (args.size() != 2) {
+        context.reply.error("ERR syntax error");
+        return;
+    }
+    std::vector<std::string_view> names;
+    for (const CommandSpec& spec : all_commands()) {
+        if (keep(spec)) names.push_back(spec.full_name);
+        for (const CommandSpec& sub : spec.subcommands) {
+            if (keep(sub)) names.push_back(sub.full_name);
+        }
+    }
+    context.reply.array(names.size());
+    for (std::string_view name : names) context.reply.bulk(name);
 }
 
 void help(CommandContext& context) {
@@ -129,17 +178,61 @@ void help(CommandContext& context) {
 constexpr uint32_t none = 0;
 
 const CommandSpec subcommands[] = {
-    {"count", "command|count", 2, none, count, {}, "loading stale", "@slow @connection",
-     "Get total number of Redis commands", "2.8.13", "server"},
-    {"list", "command|list", -2, none, list, {}, "loading stale", "@slow @connection",
-     "Get an array of Redis command names", "7.0.0", "server"},
-    {"info", "command|info", -2, none, info, {}, "loading stale", "@slow @connection",
-     "Get array of specific Redis command details, or all when no argument is given", "2.8.13",
+    {"count",
+     "command|count",
+     2,
+     none,
+     count,
+     {},
+     "loading stale",
+     "@slow @connection",
+     "Get total number of Redis commands",
+     "2.8.13",
      "server"},
-    {"docs", "command|docs", -2, none, docs, {}, "loading stale", "@slow @connection",
-     "Get array of specific Redis command documentation", "7.0.0", "server"},
-    {"help", "command|help", 2, none, help, {}, "loading stale", "@slow @connection",
-     "Show helpful text about the different subcommands", "5.0.0", "server"},
+    {"list",
+     "command|list",
+     -2,
+     none,
+     list,
+     {},
+     "loading stale",
+     "@slow @connection",
+     "Get an array of Redis command names",
+     "7.0.0",
+     "server"},
+    {"info",
+     "command|info",
+     -2,
+     none,
+     info,
+     {},
+     "loading stale",
+     "@slow @connection",
+     "Get array of specific Redis command details, or all when no argument is given",
+     "2.8.13",
+     "server"},
+    {"docs",
+     "command|docs",
+     -2,
+     none,
+     docs,
+     {},
+     "loading stale",
+     "@slow @connection",
+     "Get array of specific Redis command documentation",
+     "7.0.0",
+     "server"},
+    {"help",
+     "command|help",
+     2,
+     none,
+     help,
+     {},
+     "loading stale",
+     "@slow @connection",
+     "Show helpful text about the different subcommands",
+     "5.0.0",
+     "server"},
 };
 
 }  // namespace

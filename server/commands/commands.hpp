@@ -40,4 +40,8 @@ std::span<const CommandSpec> cluster_subcommands();
 void reply_help(CommandContext& context, std::string_view container,
                 std::span<const std::string_view> lines);
 
+/// `-ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <NAME> HELP.`, for
+/// a subcommand given arguments it cannot take.
+void reply_subcommand_syntax_error(CommandContext& context);
+
 }  // namespace backplane::commands

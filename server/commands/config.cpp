@@ -1,7 +1,8 @@
 // CONFIG GET / SET / RESETSTAT / HELP.
 
-#include "server/commands/commands.hpp"
 #include "server/config.hpp"
+
+#include "server/commands/commands.hpp"
 #include "server/log.hpp"
 #include "server/server.hpp"
 
@@ -22,11 +23,17 @@ void get(CommandContext& context) {
 /// CONFIG SET name value [name value ...]: all or nothing; `+OK\r\n`.
 void set(CommandContext& context) {
     if (context.args.size() % 2 != 0) {
-        context.reply.error("ERR wrong number of arguments for 'config|set' command");
+        context.reply.error("ERR syntax error");
         return;
     }
     Config& config = context.server.config();
+    const Config previous = config;
     if (auto error = config_set(config, context.args.subspan(2))) {
+        context.reply.error(*error);
+        return;
+    }
+    if (auto error = context.server.apply_listener_changes(previous)) {
+        config = previous;
         context.reply.error(*error);
         return;
     }
@@ -55,15 +62,50 @@ void help(CommandContext& context) {
 constexpr uint32_t none = 0;
 
 const CommandSpec subcommands[] = {
-    {"get", "config|get", -3, none, get, {}, "admin noscript loading stale",
-     "@admin @slow @dangerous", "Get the values of configuration parameters", "2.0.0", "server"},
-    {"set", "config|set", -4, none, set, {}, "admin noscript loading stale",
-     "@admin @slow @dangerous", "Set configuration parameters to the given values", "2.0.0",
+    {"get",
+     "config|get",
+     -3,
+     none,
+     get,
+     {},
+     "admin noscript loading stale",
+     "@admin @slow @dangerous",
+     "Get the values of configuration parameters",
+     "2.0.0",
      "server"},
-    {"resetstat", "config|resetstat", 2, none, resetstat, {}, "admin noscript loading stale",
-     "@admin @slow @dangerous", "Reset the stats returned by INFO", "2.0.0", "server"},
-    {"help", "config|help", 2, none, help, {}, "loading stale", "@slow",
-     "Show helpful text about the different subcommands", "5.0.0", "server"},
+    {"set",
+     "config|set",
+     -4,
+     none,
+     set,
+     {},
+     "admin noscript loading stale",
+     "@admin @slow @dangerous",
+     "Set configuration parameters to the given values",
+     "2.0.0",
+     "server"},
+    {"resetstat",
+     "config|resetstat",
+     2,
+     none,
+     resetstat,
+     {},
+     "admin noscript loading stale",
+     "@admin @slow @dangerous",
+     "Reset the stats returned by INFO",
+     "2.0.0",
+     "server"},
+    {"help",
+     "config|help",
+     2,
+     none,
+     help,
+     {},
+     "loading stale",
+     "@slow",
+     "Show helpful text about the different subcommands",
+     "5.0.0",
+     "server"},
 };
 
 }  // namespace

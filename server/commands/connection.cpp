@@ -56,8 +56,13 @@ void reset(CommandContext& context) {
 /// records the choice for CLIENT LIST.
 void select(CommandContext& context) {
     const auto index = protocol::parse_int64(context.args[1]);
-    if (!index || *index < INT32_MIN || *index > INT32_MAX) {
+    if (!index) {
         context.reply.error("ERR value is not an integer or out of range");
+        return;
+    }
+    if (*index < INT32_MIN || *index > INT32_MAX) {
+        context.reply.error(
+            "ERR value is out of range, value must between -2147483648 and 2147483647");
         return;
     }
     if (*index < 0 || *index >= context.server.config().databases) {

@@ -51,8 +51,7 @@ void server_section(Server& server, std::string& out) {
     utsname system{};
     uname(&system);
     const auto uptime = duration_cast<seconds>(Clock::now() - server.started()).count();
-    const auto now_us =
-        duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+    const auto now_us = duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
     char executable[4096] = {};
     const ssize_t length = readlink("/proc/self/exe", executable, sizeof executable - 1);
     field(out, "redis_version:{}", redis_compatible_version);
@@ -83,8 +82,9 @@ void server_section(Server& server, std::string& out) {
 
 void clients_section(Server& server, std::string& out) {
     const auto& sessions = server.sessions();
-    const auto pubsub = std::count_if(sessions.begin(), sessions.end(),
-                                      [](const auto& entry) { return entry.second->is_pubsub_client(); });
+    const auto pubsub = std::count_if(sessions.begin(), sessions.end(), [](const auto& entry) {
+        return entry.second->is_pubsub_client();
+    });
     field(out, "connected_clients:{}", sessions.size());
     field(out, "cluster_connections:0");
     field(out, "maxclients:{}", server.config().maxclients);
@@ -195,10 +195,10 @@ bool named(std::string_view word, std::string_view name) {
 /// "everything". Unknown section names add nothing. A bulk string (verbatim text in RESP3).
 void info(CommandContext& context) {
     const auto args = context.args.subspan(1);
-    const bool defaults = args.empty() || std::any_of(args.begin(), args.end(), [](auto word) {
-                              return named(word, "default") || named(word, "all") ||
-                                     named(word, "everything");
-                          });
+    const bool defaults =
+        args.empty() || std::any_of(args.begin(), args.end(), [](auto word) {
+            return named(word, "default") || named(word, "all") || named(word, "everything");
+        });
     std::string text;
     for (const SectionSpec& section : sections) {
         const bool wanted = (defaults && section.in_default) ||

@@ -1,17 +1,23 @@
 // PUBSUB CHANNELS / NUMSUB / NUMPAT / SHARDCHANNELS / SHARDNUMSUB / HELP: introspection of the
 // channel registry. socket.io's adapter counts its servers with PUBSUB NUMSUB.
 
+#include <optional>
+
 #include "server/commands/commands.hpp"
 #include "server/server.hpp"
 
 namespace backplane::commands {
 namespace {
 
-/// PUBSUB CHANNELS [pattern]: active channels (with at least one subscriber), optionally
-/// filtered by a glob pattern.
+/// PUBSUB CHANNELS [pattern]: active channels (with at least one subscriber), all of them or
+/// those matching a glob pattern.
 void channels(CommandContext& context) {
-    const std::string_view pattern = context.args.size() > 2 ? context.args[2] : "*";
-    const auto names = context.server.registry().channels_matching(pattern);
+    if (context.args.size() > 3) {
+        reply_subcommand_syntax_error(context);
+        return;
+    }
+    const auto names = context.server.registry().channels_matching(
+        context.args.size() == 3 ? std::optional(context.args[2]) : std::nullopt);
     context.reply.array(names.size());
     for (std::string_view name : names) context.reply.bulk(name);
 }
@@ -34,7 +40,13 @@ void numpat(CommandContext& context) {
 }
 
 /// PUBSUB SHARDCHANNELS [pattern]: sharded pub/sub is not served yet, so there are none.
-void shard_channels(CommandContext& context) { context.reply.array(0); }
+void shard_channels(CommandContext& context) {
+    if (context.args.size() > 3) {
+        reply_subcommand_syntax_error(context);
+        return;
+    }
+    context.reply.array(0);
+}
 
 /// PUBSUB SHARDNUMSUB [channel ...]: every shard channel has 0 subscribers.
 void shard_numsub(CommandContext& context) {
@@ -66,18 +78,72 @@ void help(CommandContext& context) {
 constexpr uint32_t none = 0;
 
 const CommandSpec subcommands[] = {
-    {"channels", "pubsub|channels", -2, none, channels, {}, "pubsub loading stale", "@pubsub @slow",
-     "List active channels", "2.8.0", "pubsub"},
-    {"numsub", "pubsub|numsub", -2, none, numsub, {}, "pubsub loading stale", "@pubsub @slow",
-     "Get the count of subscribers for channels", "2.8.0", "pubsub"},
-    {"numpat", "pubsub|numpat", 2, none, numpat, {}, "pubsub loading stale", "@pubsub @slow",
-     "Get the count of unique patterns pattern subscriptions", "2.8.0", "pubsub"},
-    {"shardchannels", "pubsub|shardchannels", -2, none, shard_channels, {},
-     "pubsub loading stale", "@pubsub @slow", "List active shard channels", "7.0.0", "pubsub"},
-    {"shardnumsub", "pubsub|shardnumsub", -2, none, shard_numsub, {}, "pubsub loading stale",
-     "@pubsub @slow", "Get the count of subscribers for shard channels", "7.0.0", "pubsub"},
-    {"help", "pubsub|help", 2, none, help, {}, "loading stale", "@slow", "Show helpful text",
-     "6.2.0", "pubsub"},
+    {"channels",
+     "pubsub|channels",
+     -2,
+     none,
+     channels,
+     {},
+     "pubsub loading stale",
+     "@pubsub @slow",
+     "List active channels",
+     "2.8.0",
+     "pubsub"},
+    {"numsub",
+     "pubsub|numsub",
+     -2,
+     none,
+     numsub,
+     {},
+     "pubsub loading stale",
+     "@pubsub @slow",
+     "Get the count of subscribers for channels",
+     "2.8.0",
+     "pubsub"},
+    {"numpat",
+     "pubsub|numpat",
+     2,
+     none,
+     numpat,
+     {},
+     "pubsub loading stale",
+     "@pubsub @slow",
+     "Get the count of unique patterns pattern subscriptions",
+     "2.8.0",
+     "pubsub"},
+    {"shardchannels",
+     "pubsub|shardchannels",
+     -2,
+     none,
+     shard_channels,
+     {},
+     "pubsub loading stale",
+     "@pubsub @slow",
+     "List active shard channels",
+     "7.0.0",
+     "pubsub"},
+    {"shardnumsub",
+     "pubsub|shardnumsub",
+     -2,
+     none,
+     shard_numsub,
+     {},
+     "pubsub loading stale",
+     "@pubsub @slow",
+     "Get the count of subscribers for shard channels",
+     "7.0.0",
+     "pubsub"},
+    {"help",
+     "pubsub|help",
+     2,
+     none,
+     help,
+     {},
+     "loading stale",
+     "@slow",
+     "Show helpful text",
+     "6.2.0",
+     "pubsub"},
 };
 
 }  // namespace

@@ -2,7 +2,8 @@
 //
 // Each replies once per channel or pattern with `[kind, name, count]`, where count is the
 // client's channels plus patterns after the change:
-//   SUBSCRIBE a b  ->  *3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n *3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n
+//   SUBSCRIBE a b  ->  *3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n
+//   *3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n
 // The reply is a push frame (`>3`) in RESP3.
 
 #include <string>

@@ -34,6 +34,8 @@ MASKS (the documented exceptions, nothing else):
     type    only the first byte of the reply (its type): COMMAND output
     port    the server's own TCP port number inside the reply is replaced by <PORT>: a harness
             artefact, the two servers listen on different ports
+    help    only the first line and the closing HELP entry of a HELP reply: CLIENT HELP and
+            CONFIG HELP list the subcommands each server implements
 """
 import codecs
 import re
@@ -46,7 +48,7 @@ from pathlib import Path
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
 READ_TIMEOUT = 3.0
 SILENCE = 0.15
-MASKS = {"id", "bulk", "type", "port"}
+MASKS = {"id", "bulk", "type", "port", "help"}
 
 
 class ScriptError(Exception):
@@ -278,6 +280,11 @@ def mask_reply(raw, masks, port=None):
     node, _ = parse_reply(raw)
     if "type" in masks:
         return raw[:1] + b"<masked>"
+    if "help" in masks:
+        # HELP lists the subcommands each server has: keep the first line and the closing
+        # HELP entry, which every Redis HELP reply shares.
+        kind, children, _ = node
+        return kind + b"<help>" + children[0][2] + b"".join(child[2] for child in children[-2:])
     return _render(node, masks, port)
 
 
