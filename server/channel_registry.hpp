@@ -18,23 +18,25 @@ namespace backplane {
 
 class Subscriber;
 
-/// One published message as a `message` or `pmessage` frame, encoded the first time a
-/// subscriber of each protocol version asks for it and then shared: `*3\r\n$7\r\nmessage...`
-/// in RESP2, the same with a `>3` push header in RESP3.
+/// One published message as a `message`, `pmessage` or `smessage` frame, encoded the first
+/// time a subscriber of each protocol version asks for it and then shared:
+/// `*3\r\n$7\r\nmessage...` in RESP2, the same with a `>3` push header in RESP3.
 class MessageFrames {
   public:
-    /// `pattern` is empty for a `message`.
-    MessageFrames(std::string_view pattern, std::string_view channel, std::string_view payload,
-                  bool from_pattern)
-        : pattern_(pattern), channel_(channel), payload_(payload), from_pattern_(from_pattern) {}
+    enum class Kind { message, pmessage, smessage };
+
+    /// `pattern` is used by `pmessage` only.
+    MessageFrames(Kind kind, std::string_view pattern, std::string_view channel,
+                  std::string_view payload)
+        : kind_(kind), pattern_(pattern), channel_(channel), payload_(payload) {}
 
     const protocol::FrameRef& frame(protocol::RespVersion version);
 
   private:
+    Kind kind_;
     std::string_view pattern_;
     std::string_view channel_;
     std::string_view payload_;
-    bool from_pattern_;
     protocol::FrameRef frames_[2];
 };
 
@@ -55,10 +57,15 @@ class Subscriber {
     size_t subscription_count() const { return channels_.size() + patterns_.size(); }
     size_t channel_count() const { return channels_.size(); }
     size_t pattern_count() const { return patterns_.size(); }
+    /// Shard channels, counted apart (the count in s(un)subscribe replies).
+    size_t shard_channel_count() const { return shard_channels_.size(); }
+    /// Any subscription of any kind: what puts a RESP2 client in subscribed mode.
+    bool has_subscriptions() const { return subscription_count() + shard_channel_count() > 0; }
 
-    /// Names of the channels (or patterns) this subscriber is in.
+    /// Names of the channels (patterns, shard channels) this subscriber is in.
     std::vector<std::string> channel_names() const;
     std::vector<std::string> pattern_names() const;
+    std::vector<std::string> shard_channel_names() const;
 
   protected:
     Subscriber() = default;
@@ -71,6 +78,7 @@ class Subscriber {
     // Each list this subscriber is in, with its position in that list's members.
     std::unordered_map<SubscriberList*, size_t> channels_;
     std::unordered_map<SubscriberList*, size_t> patterns_;
+    std::unordered_map<SubscriberList*, size_t> shard_channels_;
 };
 
 class ChannelRegistry {
@@ -87,12 +95,19 @@ class ChannelRegistry {
     bool psubscribe(Subscriber& s, std::string_view pattern);
     /// Removes `s` from `pattern`; false if it was not there.
     bool punsubscribe(Subscriber& s, std::string_view pattern);
-    /// Removes `s` from every channel and pattern (on disconnect).
+    /// Adds `s` to shard channel `channel` (SSUBSCRIBE); false if it was already there.
+    bool ssubscribe(Subscriber& s, std::string_view channel);
+    /// Removes `s` from shard channel `channel`; false if it was not there.
+    bool sunsubscribe(Subscriber& s, std::string_view channel);
+    /// Removes `s` from every channel, pattern and shard channel (on disconnect, RESET).
     void remove(Subscriber& s);
 
     /// Delivers `payload` to the subscribers of `channel`, then to those of matching patterns;
     /// returns how many deliveries were made (Redis's PUBLISH reply).
     size_t publish(std::string_view channel, std::string_view payload);
+    /// Delivers `payload` to the subscribers of shard channel `channel` (SPUBLISH); patterns do
+    /// not apply. Returns the number of deliveries.
+    size_t spublish(std::string_view channel, std::string_view payload);
 
     /// Channels with at least one subscriber.
     size_t channel_count() const { return channels_.size(); }
@@ -102,6 +117,13 @@ class ChannelRegistry {
     size_t subscriber_count(std::string_view channel) const;
     /// Every channel, or those whose name matches `pattern` (PUBSUB CHANNELS [pattern]).
     std::vector<std::string_view> channels_matching(std::optional<std::string_view> pattern) const;
+    /// Shard channels with at least one subscriber.
+    size_t shard_channel_count() const { return shard_channels_.size(); }
+    /// Subscribers of shard channel `channel` (PUBSUB SHARDNUMSUB).
+    size_t shard_subscriber_count(std::string_view channel) const;
+    /// PUBSUB SHARDCHANNELS [pattern].
+    std::vector<std::string_view> shard_channels_matching(
+        std::optional<std::string_view> pattern) const;
 
   private:
     struct StringHash {
@@ -117,10 +139,15 @@ class ChannelRegistry {
         std::map<size_t, std::unordered_map<std::string, std::vector<SubscriberList*>, StringHash,
                                             std::equal_to<>>>;
 
-    static bool add(ListMap& lists, std::unordered_map<SubscriberList*, size_t>& index,
-                    Subscriber& s, std::string_view name, SubscriberList** created);
-    static bool drop(ListMap& lists, std::unordered_map<SubscriberList*, size_t>& index,
-                     Subscriber& s, SubscriberList& list);
+    // Which of a subscriber's indexes a list map belongs with.
+    using Membership = std::unordered_map<SubscriberList*, size_t> Subscriber::*;
+
+    static bool add(ListMap& lists, Membership membership, Subscriber& s, std::string_view name,
+                    SubscriberList** created);
+    static bool drop(ListMap& lists, Membership membership, Subscriber& s, SubscriberList& list);
+    static size_t deliver(const ListMap& lists, std::string_view channel, MessageFrames& message);
+    static std::vector<std::string_view> names_matching(const ListMap& lists,
+                                                        std::optional<std::string_view> pattern);
     void index_pattern(SubscriberList& list);
     void unindex_pattern(SubscriberList& list);
     void deliver_pattern_matches(std::string_view channel, std::string_view payload,
@@ -128,6 +155,7 @@ class ChannelRegistry {
 
     ListMap channels_;
     ListMap patterns_;
+    ListMap shard_channels_;
     PrefixIndex pattern_index_;
 };
 

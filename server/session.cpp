@@ -282,13 +282,13 @@ std::string Session::describe() const {
     if (flags.empty()) flags = "N";
     return fmt::format(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} "
-        "ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll={} "
+        "ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll={} "
         "omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         id_, peer_, local_, stopped_ ? -1 : fd_, name_,
         duration_cast<seconds>(now - created_).count(),
         duration_cast<seconds>(now - last_interaction_).count(), flags, db_, channel_count(),
-        pattern_count(), input_.size(), input_.capacity() - input_.size(), input_.capacity(),
-        output_.frames(), output_.bytes(),
+        pattern_count(), shard_channel_count(), input_.size(), input_.capacity() - input_.size(),
+        input_.capacity(), output_.frames(), output_.bytes(),
         sizeof(Session) + input_.capacity() + output_.bytes() + replies_.capacity(),
         last_command_ ? last_command_->full_name : "NULL", static_cast<int>(resp_), lib_name_,
         lib_version_);

@@ -61,7 +61,7 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     void set_resp(protocol::RespVersion version) { resp_ = version; }
     /// RESP2 clients with subscriptions may only run (un)subscribe commands, PING, QUIT, RESET.
     bool in_subscribed_mode() const {
-        return resp_ == protocol::RespVersion::resp2 && subscription_count() > 0;
+        return resp_ == protocol::RespVersion::resp2 && has_subscriptions();
     }
     int64_t db() const { return db_; }
     void set_db(int64_t db) { db_ = db; }
@@ -73,7 +73,7 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     void set_lib_version(std::string value) { lib_version_ = std::move(value); }
     const std::string& peer_address() const { return peer_; }
     const std::string& local_address() const { return local_; }
-    bool is_pubsub_client() const { return subscription_count() > 0; }
+    bool is_pubsub_client() const { return has_subscriptions(); }
     /// The command being run, or null for an unknown one (CLIENT LIST's cmd=).
     void set_last_command(const CommandSpec* spec) { last_command_ = spec; }
     bool is_closing() const { return closing_ || stopped_; }

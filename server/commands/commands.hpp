@@ -22,7 +22,10 @@ void subscribe(CommandContext& context);
 void unsubscribe(CommandContext& context);
 void psubscribe(CommandContext& context);
 void punsubscribe(CommandContext& context);
+void ssubscribe(CommandContext& context);
+void sunsubscribe(CommandContext& context);
 void publish(CommandContext& context);
+void spublish(CommandContext& context);
 
 void info(CommandContext& context);
 /// COMMAND with no subcommand: details of every command.

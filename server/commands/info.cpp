@@ -130,7 +130,7 @@ void stats_section(Server& server, std::string& out) {
     field(out, "keyspace_misses:0");
     field(out, "pubsub_channels:{}", registry.channel_count());
     field(out, "pubsub_patterns:{}", registry.pattern_count());
-    field(out, "pubsubshard_channels:0");
+    field(out, "pubsubshard_channels:{}", registry.shard_channel_count());
     field(out, "pubsub_messages_published:{}", stats.pubsub_messages_published);
     field(out, "client_output_buffer_limit_disconnections:{}",
           stats.output_buffer_limit_disconnections);

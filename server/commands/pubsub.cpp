@@ -39,22 +39,26 @@ void numpat(CommandContext& context) {
     context.reply.integer(static_cast<int64_t>(context.server.registry().pattern_count()));
 }
 
-/// PUBSUB SHARDCHANNELS [pattern]: sharded pub/sub is not served yet, so there are none.
+/// PUBSUB SHARDCHANNELS [pattern]: active shard channels, all or those matching a pattern.
 void shard_channels(CommandContext& context) {
     if (context.args.size() > 3) {
         reply_subcommand_syntax_error(context);
         return;
     }
-    context.reply.array(0);
+    const auto names = context.server.registry().shard_channels_matching(
+        context.args.size() == 3 ? std::optional(context.args[2]) : std::nullopt);
+    context.reply.array(names.size());
+    for (std::string_view name : names) context.reply.bulk(name);
 }
 
-/// PUBSUB SHARDNUMSUB [channel ...]: every shard channel has 0 subscribers.
+/// PUBSUB SHARDNUMSUB [channel ...]: like NUMSUB, for shard channels.
 void shard_numsub(CommandContext& context) {
     const auto args = context.args;
     context.reply.array((args.size() - 2) * 2);
     for (size_t i = 2; i < args.size(); ++i) {
         context.reply.bulk(args[i]);
-        context.reply.integer(0);
+        context.reply.integer(
+            static_cast<int64_t>(context.server.registry().shard_subscriber_count(args[i])));
     }
 }
 

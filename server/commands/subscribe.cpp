@@ -1,9 +1,9 @@
-// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE.
+// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, SSUBSCRIBE, SUNSUBSCRIBE.
 //
 // Each replies once per channel or pattern with `[kind, name, count]`, where count is the
-// client's channels plus patterns after the change:
+// client's channels plus patterns after the change (shard channels are counted apart):
 //   SUBSCRIBE a b  ->  *3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n
-//   *3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n
+//                      *3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n
 // The reply is a push frame (`>3`) in RESP3.
 
 #include <string>
@@ -16,9 +16,37 @@
 namespace backplane::commands {
 namespace {
 
-using Change = bool (ChannelRegistry::*)(Subscriber&, std::string_view);
+/// What differs between channels, patterns and shard channels.
+struct Family {
+    std::string_view join_reply;
+    std::string_view leave_reply;
+    bool (ChannelRegistry::*join)(Subscriber&, std::string_view);
+    bool (ChannelRegistry::*leave)(Subscriber&, std::string_view);
+    std::vector<std::string> (Subscriber::*names)() const;
+    size_t (Subscriber::*count)() const;
+};
 
-void confirm(CommandContext& context, std::string_view kind, const std::string_view* name) {
+constexpr Family channels{"subscribe",
+                          "unsubscribe",
+                          &ChannelRegistry::subscribe,
+                          &ChannelRegistry::unsubscribe,
+                          &Subscriber::channel_names,
+                          &Subscriber::subscription_count};
+constexpr Family patterns{"psubscribe",
+                          "punsubscribe",
+                          &ChannelRegistry::psubscribe,
+                          &ChannelRegistry::punsubscribe,
+                          &Subscriber::pattern_names,
+                          &Subscriber::subscription_count};
+constexpr Family shard_channels{"ssubscribe",
+                                "sunsubscribe",
+                                &ChannelRegistry::ssubscribe,
+                                &ChannelRegistry::sunsubscribe,
+                                &Subscriber::shard_channel_names,
+                                &Subscriber::shard_channel_count};
+
+void confirm(CommandContext& context, const Family& family, std::string_view kind,
+             const std::string_view* name) {
     context.reply.push(3);
     context.reply.bulk(kind);
     if (name) {
@@ -26,58 +54,44 @@ void confirm(CommandContext& context, std::string_view kind, const std::string_v
     } else {
         context.reply.null();
     }
-    context.reply.integer(static_cast<int64_t>(context.session.subscription_count()));
+    context.reply.integer(static_cast<int64_t>((context.session.*family.count)()));
 }
 
-void change_each(CommandContext& context, std::string_view kind, Change change) {
+void join(CommandContext& context, const Family& family) {
     ChannelRegistry& registry = context.server.registry();
     for (size_t i = 1; i < context.args.size(); ++i) {
-        (registry.*change)(context.session, context.args[i]);
-        confirm(context, kind, &context.args[i]);
+        (registry.*family.join)(context.session, context.args[i]);
+        confirm(context, family, family.join_reply, &context.args[i]);
     }
 }
 
-/// Without arguments, leaves every channel (or pattern) the client is in, one reply each; a
-/// client in none gets `[kind, nil, count]`.
-void leave_all(CommandContext& context, std::string_view kind, Change change,
-               const std::vector<std::string>& names) {
-    if (names.empty()) {
-        confirm(context, kind, nullptr);
+/// Leaves the named channels, or without arguments every one the client is in, one reply
+/// each; a client in none gets `[kind, nil, count]`.
+void leave(CommandContext& context, const Family& family) {
+    ChannelRegistry& registry = context.server.registry();
+    if (context.args.size() > 1) {
+        for (size_t i = 1; i < context.args.size(); ++i) {
+            (registry.*family.leave)(context.session, context.args[i]);
+            confirm(context, family, family.leave_reply, &context.args[i]);
+        }
         return;
     }
+    const std::vector<std::string> names = (context.session.*family.names)();
+    if (names.empty()) confirm(context, family, family.leave_reply, nullptr);
     for (const std::string& name : names) {
-        (context.server.registry().*change)(context.session, name);
+        (registry.*family.leave)(context.session, name);
         const std::string_view view = name;
-        confirm(context, kind, &view);
+        confirm(context, family, family.leave_reply, &view);
     }
 }
 
 }  // namespace
 
-void subscribe(CommandContext& context) {
-    change_each(context, "subscribe", &ChannelRegistry::subscribe);
-}
-
-void psubscribe(CommandContext& context) {
-    change_each(context, "psubscribe", &ChannelRegistry::psubscribe);
-}
-
-void unsubscribe(CommandContext& context) {
-    if (context.args.size() == 1) {
-        leave_all(context, "unsubscribe", &ChannelRegistry::unsubscribe,
-                  context.session.channel_names());
-    } else {
-        change_each(context, "unsubscribe", &ChannelRegistry::unsubscribe);
-    }
-}
-
-void punsubscribe(CommandContext& context) {
-    if (context.args.size() == 1) {
-        leave_all(context, "punsubscribe", &ChannelRegistry::punsubscribe,
-                  context.session.pattern_names());
-    } else {
-        change_each(context, "punsubscribe", &ChannelRegistry::punsubscribe);
-    }
-}
+void subscribe(CommandContext& context) { join(context, channels); }
+void unsubscribe(CommandContext& context) { leave(context, channels); }
+void psubscribe(CommandContext& context) { join(context, patterns); }
+void punsubscribe(CommandContext& context) { leave(context, patterns); }
+void ssubscribe(CommandContext& context) { join(context, shard_channels); }
+void sunsubscribe(CommandContext& context) { leave(context, shard_channels); }
 
 }  // namespace backplane::commands

@@ -89,7 +89,7 @@ bool model_match(std::string_view pattern, std::string_view text) {
 }  // namespace
 
 TEST_CASE("channel_registry: MessageFrames encodes message and pmessage in RESP2 and RESP3") {
-    MessageFrames m({}, "ch", "hello", false);
+    MessageFrames m(MessageFrames::Kind::message, {}, "ch", "hello");
     CHECK(m.frame(RespVersion::resp2)->view() == "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n");
     CHECK(m.frame(RespVersion::resp3)->view() == ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n");
     // Encoded once per version, then the same frame is handed out.
@@ -97,29 +97,29 @@ TEST_CASE("channel_registry: MessageFrames encodes message and pmessage in RESP2
     CHECK(&*m.frame(RespVersion::resp3) == &*m.frame(RespVersion::resp3));
     CHECK(&*m.frame(RespVersion::resp2) != &*m.frame(RespVersion::resp3));
 
-    MessageFrames pm("c*", "ch", "hello", true);
+    MessageFrames pm(MessageFrames::Kind::pmessage, "c*", "ch", "hello");
     CHECK(pm.frame(RespVersion::resp2)->view() ==
           "*4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\nch\r\n$5\r\nhello\r\n");
     CHECK(pm.frame(RespVersion::resp3)->view() ==
           ">4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\nch\r\n$5\r\nhello\r\n");
 
-    MessageFrames empty({}, "", "", false);
+    MessageFrames empty(MessageFrames::Kind::message, {}, "", "");
     CHECK(empty.frame(RespVersion::resp2)->view() == "*3\r\n$7\r\nmessage\r\n$0\r\n\r\n$0\r\n\r\n");
-    MessageFrames empty_p("", "", "", true);
+    MessageFrames empty_p(MessageFrames::Kind::pmessage, "", "", "");
     CHECK(empty_p.frame(RespVersion::resp2)->view() ==
           "*4\r\n$8\r\npmessage\r\n$0\r\n\r\n$0\r\n\r\n$0\r\n\r\n");
 
     // Binary safe: NUL and CRLF are counted, not interpreted.
-    MessageFrames binary({}, "a\0b"sv, "x\r\ny\0"sv, false);
+    MessageFrames binary(MessageFrames::Kind::message, {}, "a\0b"sv, "x\r\ny\0"sv);
     CHECK(binary.frame(RespVersion::resp2)->view() ==
           "*3\r\n$7\r\nmessage\r\n$3\r\na\0b\r\n$5\r\nx\r\ny\0\r\n"sv);
-    MessageFrames binary_p("a\0*"sv, "a\0\r\n"sv, "\r\n"sv, true);
+    MessageFrames binary_p(MessageFrames::Kind::pmessage, "a\0*"sv, "a\0\r\n"sv, "\r\n"sv);
     CHECK(binary_p.frame(RespVersion::resp3)->view() ==
           ">4\r\n$8\r\npmessage\r\n$3\r\na\0*\r\n$4\r\na\0\r\n\r\n$2\r\n\r\n\r\n"sv);
 
     // Lengths with more digits.
     const std::string big(12345, 'z');
-    MessageFrames large({}, "c", big, false);
+    MessageFrames large(MessageFrames::Kind::message, {}, "c", big);
     const FrameRef frame = large.frame(RespVersion::resp2);
     CHECK(frame->size() == "*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$12345\r\n"sv.size() + 12345 + 2);
     CHECK(frame->view() == "*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$12345\r\n" + big + "\r\n");
@@ -717,4 +717,43 @@ TEST_CASE("channel_registry: patterns sharing a literal prefix survive each othe
     CHECK(registry.publish("news.x", "m") == 2);
     CHECK(sorted(d.take()) == sorted(std::vector<std::string>{pmessage("news.?", "news.x", "m"),
                                                               pmessage("news.[xy]", "news.x", "m")}));
+}
+
+TEST_CASE("channel_registry: shard channels are a namespace of their own") {
+    ChannelRegistry registry;
+    FakeSubscriber shard, plain, pattern, resp3(RespVersion::resp3);
+    CHECK(registry.ssubscribe(shard, "news"));
+    CHECK_FALSE(registry.ssubscribe(shard, "news"));
+    CHECK(registry.ssubscribe(resp3, "news"));
+    CHECK(registry.subscribe(plain, "news"));
+    CHECK(registry.psubscribe(pattern, "n*"));
+    CHECK(shard.shard_channel_count() == 1);
+    CHECK(shard.subscription_count() == 0);
+    CHECK(shard.has_subscriptions());
+    CHECK(registry.shard_channel_count() == 1);
+    CHECK(registry.channel_count() == 1);
+    CHECK(registry.shard_subscriber_count("news") == 2);
+    CHECK(registry.subscriber_count("news") == 1);
+
+    // SPUBLISH reaches shard subscribers only, as smessage; PUBLISH never reaches them.
+    CHECK(registry.spublish("news", "hi") == 2);
+    CHECK(shard.take() == std::vector<std::string>{"*3\r\n$8\r\nsmessage\r\n" + bulk("news") + bulk("hi")});
+    CHECK(resp3.take() == std::vector<std::string>{">3\r\n$8\r\nsmessage\r\n" + bulk("news") + bulk("hi")});
+    CHECK(plain.take().empty());
+    CHECK(pattern.take().empty());
+    CHECK(registry.publish("news", "x") == 2);
+    CHECK(shard.take().empty());
+    CHECK(registry.spublish("other", "x") == 0);
+
+    CHECK(strings(registry.shard_channels_matching(std::nullopt)) == std::vector<std::string>{"news"});
+    CHECK(registry.shard_channels_matching("x*").empty());
+    CHECK(shard.shard_channel_names() == std::vector<std::string>{"news"});
+
+    CHECK_FALSE(registry.sunsubscribe(plain, "news"));
+    CHECK(registry.sunsubscribe(shard, "news"));
+    registry.remove(resp3);
+    CHECK(registry.shard_channel_count() == 0);
+    CHECK(registry.shard_subscriber_count("news") == 0);
+    CHECK_FALSE(shard.has_subscriptions());
+    CHECK(registry.channel_count() == 1);
 }
