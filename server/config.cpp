@@ -223,9 +223,6 @@ const Directive directives[] = {
          return std::nullopt;
      },
      [](const Config& c) { return c.pidfile; }},
-    {"io-threads", false, false,
-     [](Config& c, std::string_view v) { return parse_integer(v, 1, 128, c.io_threads); },
-     [](const Config& c) { return std::to_string(c.io_threads); }},
     {"replica-read-only", true, false,
      [](Config& c, std::string_view v) { return parse_bool(v, c.replica_read_only); },
      [](const Config& c) { return std::string(c.replica_read_only ? "yes" : "no"); }},

@@ -42,7 +42,6 @@ struct Config {
     LogLevel loglevel = LogLevel::notice;
     std::string logfile;
     std::string pidfile;
-    int64_t io_threads = 1;
     bool replica_read_only = true;
     std::string config_file;  ///< absolute path of the file read at startup, if any
 };

@@ -218,7 +218,6 @@ TEST_CASE("config: integer values and Redis's error texts") {
     CHECK(reason("maxclients 0\n") == "argument must be between 1 and 4294967295 inclusive");
     CHECK(reason("timeout -1\n") == "argument must be between 0 and 2147483647 inclusive");
     CHECK(reason("databases 0\n") == "argument must be between 1 and 2147483647 inclusive");
-    CHECK(reason("io-threads 200\n") == "argument must be between 1 and 128 inclusive");
     CHECK(reason("unixsocketperm 999\n") == "argument couldn't be parsed as an octal number");
     const std::string message = parse_error("\n\nport 70000\n");
     CHECK(message.starts_with("\n*** FATAL CONFIG FILE ERROR (Backplane) ***\nReading the test config, at line 3\n>>> 'port"));
@@ -479,7 +478,7 @@ TEST_CASE("config: CONFIG SET error texts") {
     CHECK(set(c, {"Timeout", "5", "TIMEOUT", "6"}) == set_error_prefix("TIMEOUT") + "duplicate parameter");
     CHECK(set(c, {"timeout", "5", "timeout", "x"}) == set_error_prefix("timeout") + "duplicate parameter");
     CHECK(c.timeout == 0);
-    for (std::string_view immutable : {"databases", "io-threads", "logfile", "pidfile", "unixsocket",
+    for (std::string_view immutable : {"databases", "logfile", "pidfile", "unixsocket",
                                        "tcp-backlog"}) {
         CAPTURE(immutable);
         CHECK(set(c, {immutable, "1"}) == set_error_prefix(immutable) + "can't set immutable config");
