@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <vector>
 
 namespace backplane {
 
@@ -28,8 +29,10 @@ class ReadBuffer {
             } else {
                 size_t grown = capacity_ ? capacity_ * 2 : read_chunk;
                 while (grown - pending_bytes < min_free) grown *= 2;
-                auto bigger = std::make_unique_for_overwrite<char[]>(grown);
+                auto bigger = grown == read_chunk ? take_pooled_chunk()
+                                                  : std::make_unique_for_overwrite<char[]>(grown);
                 if (pending_bytes) std::memcpy(bigger.get(), data_.get() + begin_, pending_bytes);
+                give_back(std::move(data_));
                 data_ = std::move(bigger);
                 capacity_ = grown;
             }
@@ -46,15 +49,41 @@ class ReadBuffer {
         if (begin_ == end_) begin_ = end_ = 0;
     }
 
-    /// Frees the memory when no bytes are pending.
+    /// Gives the memory back when no bytes are pending.
     void release_if_empty() {
-        if (begin_ == end_) {
-            data_.reset();
+        if (begin_ == end_ && data_) {
+            give_back(std::move(data_));
             capacity_ = begin_ = end_ = 0;
         }
     }
 
+    ~ReadBuffer() { give_back(std::move(data_)); }
+    ReadBuffer() = default;
+    ReadBuffer(const ReadBuffer&) = delete;
+    ReadBuffer& operator=(const ReadBuffer&) = delete;
+
   private:
+    // Idle connections hold no buffer, so busy ones borrow a read_chunk-sized block per batch
+    // of requests; a small per-thread pool saves the allocator round trip each time.
+    static constexpr size_t max_pooled_chunks = 64;
+    using Chunks = std::vector<std::unique_ptr<char[]>>;
+    static Chunks& pool() {
+        thread_local Chunks chunks;
+        return chunks;
+    }
+    static std::unique_ptr<char[]> take_pooled_chunk() {
+        Chunks& chunks = pool();
+        if (chunks.empty()) return std::make_unique_for_overwrite<char[]>(read_chunk);
+        auto chunk = std::move(chunks.back());
+        chunks.pop_back();
+        return chunk;
+    }
+    void give_back(std::unique_ptr<char[]> block) const {
+        if (block && capacity_ == read_chunk && pool().size() < max_pooled_chunks)
+            pool().push_back(std::move(block));
+    }
+
+
     std::unique_ptr<char[]> data_;
     size_t capacity_ = 0;
     size_t begin_ = 0;

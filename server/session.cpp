@@ -197,11 +197,25 @@ void Session::move_replies_to_queue() {
 void Session::flush() {
     flush_scheduled_ = false;
     if (stopped_) return;
+    if (output_.empty() && !write_blocked_ && !replies_.empty()) {
+        // The common request/reply case: send the batch's replies straight from their buffer,
+        // queueing only what the socket does not take.
+        const ssize_t written = ::send(fd_, replies_.data(), replies_.size(), MSG_NOSIGNAL);
+        if (written < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            stop();
+            return;
+        }
+        const size_t sent = written > 0 ? static_cast<size_t>(written) : 0;
+        server_.stats().total_net_output_bytes += sent;
+        replies_.erase(0, sent);
+    }
     move_replies_to_queue();
     while (!output_.empty() && !write_blocked_) {
         iovec iov[max_iovecs];
-        const size_t count = output_.gather(iov, max_iovecs);
-        const ssize_t written = ::writev(fd_, iov, static_cast<int>(count));
+        msghdr message{};
+        message.msg_iov = iov;
+        message.msg_iovlen = output_.gather(iov, max_iovecs);
+        const ssize_t written = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
         if (written < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 write_blocked_ = true;
