@@ -83,7 +83,6 @@ class ReadBuffer {
             pool().push_back(std::move(block));
     }
 
-
     std::unique_ptr<char[]> data_;
     size_t capacity_ = 0;
     size_t begin_ = 0;

@@ -27,7 +27,6 @@ Session::Session(Server& server, Socket socket, std::string peer, std::string lo
                  bool unix_socket)
     : server_(server),
       socket_(std::move(socket)),
-      writer_wakeup_(socket_.get_executor(), Clock::time_point::max()),
       peer_(std::move(peer)),
       local_(std::move(local)),
       unix_socket_(unix_socket),
@@ -43,11 +42,9 @@ Session::Session(Server& server, Socket socket, std::string peer, std::string lo
 Session::~Session() = default;
 
 void Session::start() {
-    auto self = shared_from_this();
     asio::co_spawn(
-        socket_.get_executor(), [self] { return self->reader(); }, asio::detached);
-    asio::co_spawn(
-        socket_.get_executor(), [self] { return self->writer(); }, asio::detached);
+        socket_.get_executor(), [self = shared_from_this()] { return self->reader(); },
+        asio::detached);
 }
 
 void Session::stop() {
@@ -59,7 +56,6 @@ void Session::stop() {
     asio::error_code ignored;
     socket_.shutdown(Socket::shutdown_both, ignored);
     socket_.close(ignored);
-    writer_wakeup_.cancel();
 }
 
 void Session::close_after_reply() { closing_ = true; }
@@ -219,7 +215,7 @@ void Session::flush() {
         if (written < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 write_blocked_ = true;
-                wake_writer();
+                start_writer();
                 return;
             }
             if (errno == EINTR) continue;
@@ -236,19 +232,24 @@ void Session::flush() {
     }
 }
 
-void Session::wake_writer() { writer_wakeup_.cancel(); }
+void Session::start_writer() {
+    if (writer_running_) return;
+    writer_running_ = true;
+    asio::co_spawn(
+        socket_.get_executor(), [self = shared_from_this()] { return self->writer(); },
+        asio::detached);
+}
 
+// Runs only while the socket is full: waits until it can take more, writes, and ends once the
+// queue is drained, so an idle connection carries no writer at all.
 asio::awaitable<void> Session::writer() {
-    while (!stopped_) {
-        if (!write_blocked_) {
-            co_await writer_wakeup_.async_wait(as_tuple(use_awaitable));
-            continue;
-        }
+    while (write_blocked_ && !stopped_) {
         auto [ec] = co_await socket_.async_wait(Socket::wait_write, as_tuple(use_awaitable));
         if (ec || stopped_) break;
         write_blocked_ = false;
         flush();
     }
+    writer_running_ = false;
 }
 
 bool Session::over_output_limit(std::optional<Clock::time_point> now) {

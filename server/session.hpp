@@ -3,7 +3,8 @@
 // runs them; replies and pushed messages go to an output queue that is written with one
 // gathered write per flush. Flushes happen right after a batch of requests and, for messages
 // published by others, once per event-loop turn (Server::schedule_flush), so many messages
-// share one syscall. When the socket is full the writer coroutine waits for it to drain.
+// share one syscall. When the socket is full a writer coroutine waits for it to drain; it
+// exists only then, so an idle connection costs one suspended reader and nothing else.
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -34,7 +35,7 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     Session(Server& server, Socket socket, std::string peer, std::string local, bool unix_socket);
     ~Session();
 
-    /// Starts the reader and writer coroutines.
+    /// Starts the reader coroutine.
     void start();
     /// Closes the connection now and drops its subscriptions. Safe to call more than once.
     void stop();
@@ -95,11 +96,10 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     /// Applies client-output-buffer-limit (or the pre-AUTH cap) to the queued bytes; `now` is
     /// read from the clock when not given and needed.
     bool over_output_limit(std::optional<Clock::time_point> now);
-    void wake_writer();
+    void start_writer();
 
     Server& server_;
     Socket socket_;
-    asio::steady_timer writer_wakeup_;
     uint64_t id_;
     int fd_;
     std::string peer_;
@@ -119,7 +119,8 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     bool authenticated_;
     bool closing_ = false;  // close once output_ is written
     bool stopped_ = false;
-    bool write_blocked_ = false;  // the socket is full; the writer waits for it
+    bool write_blocked_ = false;  // the socket is full; a writer waits for it
+    bool writer_running_ = false;
     bool flush_scheduled_ = false;
     int64_t db_ = 0;
     std::string name_;
