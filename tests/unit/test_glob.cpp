@@ -626,7 +626,9 @@ TEST_CASE("glob: random well-formed patterns agree with the reference") {
     size_t mismatches = 0;
     constexpr size_t rounds = 100000;
     for (size_t i = 0; i < rounds; ++i) {
-        const auto [pattern, text] = random_well_formed(rng);
+        const auto generated = random_well_formed(rng);
+        const std::string& pattern = generated.first;
+        const std::string& text = generated.second;
         const bool expected = reference_match(pattern, text);
         const bool actual = match_exact(pattern, text);
         matched += expected;
@@ -645,7 +647,9 @@ TEST_CASE("glob: every match starts with the pattern's literal prefix") {
     std::mt19937 rng(99);
     size_t checked = 0;
     for (size_t i = 0; i < 50000; ++i) {
-        const auto [pattern, text] = random_well_formed(rng);
+        const auto generated = random_well_formed(rng);
+        const std::string& pattern = generated.first;
+        const std::string& text = generated.second;
         if (!glob_match(pattern, text)) continue;
         ++checked;
         const std::string_view prefix = glob_literal_prefix(pattern);
