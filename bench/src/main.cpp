@@ -1,0 +1,26 @@
+// backplane-bench: pub/sub load generator for any RESP server. See bench/README.md.
+
+#include <fmt/core.h>
+
+#include <exception>
+
+#include "options.hpp"
+#include "report.hpp"
+#include "runner.hpp"
+
+int main(int argc, char** argv) {
+    const bench::Options options = bench::parse_options(argc, argv);
+    try {
+        const bench::Results results = bench::run_benchmark(options);
+        if (options.json) {
+            bench::print_json(options, results);
+        } else {
+            bench::print_text(options, results);
+        }
+        // Exit status 3 lets scripts and the smoke test fail on broken delivery.
+        return results.passed() ? 0 : 3;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "backplane-bench: {}\n", e.what());
+        return 1;
+    }
+}
