@@ -76,9 +76,13 @@ asio::awaitable<void> Session::reader() {
         input_.release_if_empty();
         auto [ec] = co_await socket_.async_wait(Socket::wait_read, as_tuple(use_awaitable));
         if (ec || stopped_) break;
-        if (!read_available()) {
-            stop();
-            break;
+        for (;;) {
+            const ReadResult result = read_once();
+            if (result == ReadResult::closed) stop();
+            if (result != ReadResult::more || stopped_ || closing_) break;
+            // More is waiting. Like Redis, one read per turn: let the flushes this batch
+            // scheduled, and other clients, run before reading on.
+            co_await asio::post(socket_.get_executor(), use_awaitable);
         }
         // Backpressure for a client that sends requests faster than it reads the replies.
         while (!stopped_ && !is_pubsub_client() && output_.bytes() > reader_pause_output) {
@@ -90,38 +94,39 @@ asio::awaitable<void> Session::reader() {
     }
 }
 
-bool Session::read_available() {
-    for (;;) {
-        const std::span<char> space = input_.prepare();
-        asio::error_code ec;
-        const size_t received = socket_.read_some(asio::buffer(space.data(), space.size()), ec);
-        if (ec == asio::error::would_block || ec == asio::error::try_again) return true;
-        if (ec) {
-            if (ec != asio::error::eof)
-                log::at(LogLevel::verbose, "Reading from client: {}", ec.message());
-            return false;
+Session::ReadResult Session::read_once() {
+    const std::span<char> space = input_.prepare();
+    asio::error_code ec;
+    const size_t received = socket_.read_some(asio::buffer(space.data(), space.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return ReadResult::drained;
+    if (ec) {
+        if (ec != asio::error::eof) {
+            log::at(LogLevel::verbose, "Reading from client: {}", ec.message());
         }
-        input_.commit(received);
-        server_.stats().total_net_input_bytes += received;
-        last_interaction_ = Clock::now();
-        process_input();
-        if (stopped_) return true;
-        if (input_.size() > static_cast<size_t>(server_.config().client_query_buffer_limit)) {
-            log::at(LogLevel::warning,
-                    "Closing client that reached max query buffer length: {} (qbuf initial bytes: "
-                    "\"{}\")",
-                    describe(), input_.pending().substr(0, 64));
-            return false;
-        }
-        flush();
-        if (closing_ || stopped_) return true;
-        if (auth_required() && output_.bytes() > max_unauthenticated_output) {
-            log::at(LogLevel::warning, "Client {} closed for overcoming of output buffer limits.",
-                    describe());
-            return false;
-        }
-        if (received < space.size()) return true;
+        return ReadResult::closed;
     }
+    input_.commit(received);
+    server_.stats().total_net_input_bytes += received;
+    last_interaction_ = Clock::now();
+    process_input();
+    if (stopped_ || closing_) {
+        flush();
+        return ReadResult::drained;
+    }
+    if (input_.size() > static_cast<size_t>(server_.config().client_query_buffer_limit)) {
+        log::at(LogLevel::warning,
+                "Closing client that reached max query buffer length: {} (qbuf initial bytes: "
+                "\"{}\")",
+                describe(), input_.pending().substr(0, 64));
+        return ReadResult::closed;
+    }
+    flush();
+    if (auth_required() && output_.bytes() > max_unauthenticated_output) {
+        log::at(LogLevel::warning, "Client {} closed for overcoming of output buffer limits.",
+                describe());
+        return ReadResult::closed;
+    }
+    return received < space.size() ? ReadResult::drained : ReadResult::more;
 }
 
 void Session::process_input() {

@@ -85,8 +85,10 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
   private:
     asio::awaitable<void> reader();
     asio::awaitable<void> writer();
-    /// Reads what the socket has; returns false at end of stream or on error.
-    bool read_available();
+    enum class ReadResult { drained, more, closed };
+    /// Reads once and runs the complete requests: `more` when the read filled the buffer (more
+    /// is likely waiting), `closed` at end of stream, on error or over a limit.
+    ReadResult read_once();
     /// Parses and runs every complete request in the read buffer.
     void process_input();
     void execute(std::span<const std::string_view> args);
