@@ -58,7 +58,9 @@ int main(int argc, char** argv) {
                 ? "Warning: no config file specified, using the default config."
                 : "Configuration loaded");
     try {
-        asio::io_context io(1);
+        // One thread runs this loop and nothing posts to it from another: Asio can skip its
+        // scheduler and reactor locks (measured: about 4% of the instructions per delivery).
+        asio::io_context io(ASIO_CONCURRENCY_HINT_UNSAFE);
         Server server(io, std::move(config));
         server.start();
         io.run();

@@ -174,7 +174,15 @@ void Session::deliver(MessageFrames& message) {
 void Session::queue_message(protocol::FrameRef frame) {
     if (closing_ || stopped_) return;
     output_.push(std::move(frame));
-    if (over_output_limit(std::nullopt)) {
+    // A client receiving messages is subscribed (and authenticated): only the pubsub class
+    // applies. Below both limits, which is nearly always, this is two comparisons.
+    const BufferLimit& limit = server_.config().pubsub_limit;
+    const size_t used = output_.bytes();
+    const bool below_limits = (!limit.soft_bytes || used < limit.soft_bytes) &&
+                              (!limit.hard_bytes || used < limit.hard_bytes);
+    if (below_limits) {
+        soft_limit_since_ = {};
+    } else if (over_output_limit(std::nullopt)) {
         ++server_.stats().output_buffer_limit_disconnections;
         log::at(LogLevel::warning,
                 "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
