@@ -3,6 +3,15 @@
 namespace backplane::protocol {
 
 std::optional<int64_t> parse_int64(std::string_view text) {
+    // Fast path for the short positive numbers of every request header (`*3`, `$7`).
+    if (!text.empty() && text.size() <= 9 && text[0] >= '1' && text[0] <= '9') {
+        int64_t value = 0;
+        for (char c : text) {
+            if (c < '0' || c > '9') return std::nullopt;
+            value = value * 10 + (c - '0');
+        }
+        return value;
+    }
     if (text.empty() || text.size() > 20) return std::nullopt;
     if (text == "0") return 0;
     bool negative = false;

@@ -222,8 +222,10 @@ const CommandSpec command_table[] = {
 /// Lowercases `name` into `buffer`; false when it is too long to be any command's name.
 bool lowercase(std::string_view name, std::array<char, 32>& buffer, std::string_view& out) {
     if (name.size() > buffer.size()) return false;
-    std::transform(name.begin(), name.end(), buffer.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    // ASCII only, inline: this runs for every request.
+    std::transform(name.begin(), name.end(), buffer.begin(), [](char c) {
+        return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+    });
     out = std::string_view(buffer.data(), name.size());
     return true;
 }

@@ -326,15 +326,17 @@ bool Server::password_matches(std::string_view candidate) const {
     return constant_time_password_equal(candidate, config_.requirepass);
 }
 
-void Server::schedule_flush(std::shared_ptr<Session> session) {
+void Server::schedule_flush(Session& session) {
     if (pending_flush_.empty()) asio::post(io_, [this] { flush_scheduled(); });
-    pending_flush_.push_back(std::move(session));
+    pending_flush_.push_back(&session);
 }
 
+void Server::cancel_flush(Session& session) { std::erase(pending_flush_, &session); }
+
 void Server::flush_scheduled() {
-    std::vector<std::shared_ptr<Session>> batch;
+    std::vector<Session*> batch;
     batch.swap(pending_flush_);
-    for (auto& session : batch) session->flush();
+    for (Session* session : batch) session->flush();
     batch.clear();
     if (pending_flush_.empty()) pending_flush_.swap(batch);  // keep the capacity
 }

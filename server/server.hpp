@@ -62,7 +62,9 @@ class Server {
 
     /// Writes `session`'s output at the end of this event-loop turn, together with everyone
     /// else's, so messages published in one batch of requests share one write per subscriber.
-    void schedule_flush(std::shared_ptr<Session> session);
+    void schedule_flush(Session& session);
+    /// Forgets a scheduled flush (the session is closing).
+    void cancel_flush(Session& session);
 
     Clock::time_point started() const { return started_; }
     const std::string& run_id() const { return run_id_; }
@@ -94,7 +96,8 @@ class Server {
     asio::steady_timer cron_timer_;
     std::map<uint64_t, Session*> sessions_;
     uint64_t next_client_id_ = 1;
-    std::vector<std::shared_ptr<Session>> pending_flush_;
+    // Sessions with output to write at the end of this turn; a session leaving removes itself.
+    std::vector<Session*> pending_flush_;
     bool stopping_ = false;
     Clock::time_point started_;
     std::string run_id_;

@@ -50,6 +50,7 @@ void Session::start() {
 void Session::stop() {
     if (stopped_) return;
     stopped_ = true;
+    if (flush_scheduled_) server_.cancel_flush(*this);
     server_.registry().remove(*this);
     server_.remove_session(*this);
     output_.clear();
@@ -167,7 +168,7 @@ void Session::deliver(MessageFrames& message) {
         own_messages_.push_back(message.frame(resp_));
         return;
     }
-    move_replies_to_queue();
+    if (!replies_.empty()) move_replies_to_queue();
     queue_message(message.frame(resp_));
 }
 
@@ -192,7 +193,7 @@ void Session::queue_message(protocol::FrameRef frame) {
     }
     if (!flush_scheduled_ && !write_blocked_) {
         flush_scheduled_ = true;
-        server_.schedule_flush(shared_from_this());
+        server_.schedule_flush(*this);
     }
 }
 
