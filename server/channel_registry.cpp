@@ -190,9 +190,8 @@ std::vector<std::string_view> ChannelRegistry::shard_channels_matching(
     return names_matching(shard_channels_, pattern);
 }
 
-const FrameRef& MessageFrames::frame(protocol::RespVersion version) {
+const FrameRef& MessageFrames::encode(protocol::RespVersion version) {
     FrameRef& frame = frames_[version == protocol::RespVersion::resp3 ? 1 : 0];
-    if (frame) return frame;
     static constexpr std::string_view kinds[] = {"message", "pmessage", "smessage"};
     const std::string_view kind = kinds[static_cast<size_t>(kind_)];
     const bool from_pattern = kind_ == Kind::pmessage;

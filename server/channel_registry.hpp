@@ -30,9 +30,15 @@ class MessageFrames {
                   std::string_view payload)
         : kind_(kind), pattern_(pattern), channel_(channel), payload_(payload) {}
 
-    const protocol::FrameRef& frame(protocol::RespVersion version);
+    /// The frame for `version`, encoded on first use.
+    const protocol::FrameRef& frame(protocol::RespVersion version) {
+        protocol::FrameRef& cached = frames_[version == protocol::RespVersion::resp3 ? 1 : 0];
+        return cached ? cached : encode(version);
+    }
 
   private:
+    const protocol::FrameRef& encode(protocol::RespVersion version);
+
     Kind kind_;
     std::string_view pattern_;
     std::string_view channel_;
