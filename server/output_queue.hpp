@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 
 #include <cstddef>
+#include <string_view>
 #include <vector>
 
 #include "protocol/frame.hpp"
@@ -16,6 +17,8 @@ class OutputQueue {
     /// Appends a frame; shared frames are referenced, not copied.
     void push(protocol::FrameRef frame);
 
+    /// The unwritten bytes of the first frame.
+    std::string_view front() const { return frames_[head_]->view().substr(head_offset_); }
     /// Fills `iov` with up to `max` buffers covering the queued bytes, front first.
     size_t gather(iovec* iov, size_t max) const;
     /// Drops `written` bytes from the front, releasing frames that are fully written.

@@ -221,11 +221,17 @@ void Session::flush() {
     }
     move_replies_to_queue();
     while (!output_.empty() && !write_blocked_) {
-        iovec iov[max_iovecs];
-        msghdr message{};
-        message.msg_iov = iov;
-        message.msg_iovlen = output_.gather(iov, max_iovecs);
-        const ssize_t written = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
+        ssize_t written;
+        if (output_.frames() == 1) {
+            const std::string_view bytes = output_.front();
+            written = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        } else {
+            iovec iov[max_iovecs];
+            msghdr message{};
+            message.msg_iov = iov;
+            message.msg_iovlen = output_.gather(iov, max_iovecs);
+            written = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
+        }
         if (written < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 write_blocked_ = true;
