@@ -80,7 +80,7 @@ bool ChannelRegistry::sunsubscribe(Subscriber& s, std::string_view channel) {
 bool ChannelRegistry::psubscribe(Subscriber& s, std::string_view pattern) {
     SubscriberList* created = nullptr;
     const bool added = add(patterns_, &Subscriber::patterns_, s, pattern, &created);
-    if (created) index_pattern(*created);
+    if (created) pattern_index_.add(created);
     return added;
 }
 
@@ -89,7 +89,7 @@ bool ChannelRegistry::punsubscribe(Subscriber& s, std::string_view pattern) {
     if (it == patterns_.end()) return false;
     SubscriberList& list = it->second;
     if (!s.patterns_.contains(&list)) return false;
-    if (list.members.size() == 1) unindex_pattern(list);
+    if (list.members.size() == 1) pattern_index_.remove(&list);
     return drop(patterns_, &Subscriber::patterns_, s, list);
 }
 
@@ -102,28 +102,9 @@ void ChannelRegistry::remove(Subscriber& s) {
     }
     while (!s.patterns_.empty()) {
         SubscriberList& list = *s.patterns_.begin()->first;
-        if (list.members.size() == 1) unindex_pattern(list);
+        if (list.members.size() == 1) pattern_index_.remove(&list);
         drop(patterns_, &Subscriber::patterns_, s, list);
     }
-}
-
-void ChannelRegistry::index_pattern(SubscriberList& list) {
-    const std::string_view prefix = glob_literal_prefix(list.name);
-    auto& by_prefix = pattern_index_[prefix.size()];
-    auto it = by_prefix.find(prefix);
-    if (it == by_prefix.end())
-        it = by_prefix.emplace(std::string(prefix), std::vector<SubscriberList*>{}).first;
-    it->second.push_back(&list);
-}
-
-void ChannelRegistry::unindex_pattern(SubscriberList& list) {
-    const std::string_view prefix = glob_literal_prefix(list.name);
-    auto by_length = pattern_index_.find(prefix.size());
-    auto by_prefix = by_length->second.find(prefix);
-    auto& lists = by_prefix->second;
-    std::erase(lists, &list);
-    if (lists.empty()) by_length->second.erase(by_prefix);
-    if (by_length->second.empty()) pattern_index_.erase(by_length);
 }
 
 size_t ChannelRegistry::deliver(const ListMap& lists, std::string_view channel,
@@ -148,17 +129,12 @@ size_t ChannelRegistry::spublish(std::string_view channel, std::string_view payl
 
 void ChannelRegistry::deliver_pattern_matches(std::string_view channel, std::string_view payload,
                                               size_t& receivers) {
-    for (const auto& [length, by_prefix] : pattern_index_) {
-        if (length > channel.size()) break;
-        auto it = by_prefix.find(channel.substr(0, length));
-        if (it == by_prefix.end()) continue;
-        for (SubscriberList* list : it->second) {
-            if (!glob_match(list->name, channel)) continue;
-            MessageFrames message(MessageFrames::Kind::pmessage, list->name, channel, payload);
-            for (Subscriber* s : list->members) s->deliver(message);
-            receivers += list->members.size();
-        }
-    }
+    pattern_index_.for_each_candidate(channel, [&](SubscriberList* list) {
+        if (!glob_match(list->name, channel)) return;
+        MessageFrames message(MessageFrames::Kind::pmessage, list->name, channel, payload);
+        for (Subscriber* s : list->members) s->deliver(message);
+        receivers += list->members.size();
+    });
 }
 
 size_t ChannelRegistry::subscriber_count(std::string_view channel) const {

@@ -13,6 +13,7 @@
 
 #include "protocol/frame.hpp"
 #include "protocol/reply_writer.hpp"
+#include "server/pattern_index.hpp"
 
 namespace backplane {
 
@@ -137,14 +138,6 @@ class ChannelRegistry {
         size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
     };
     using ListMap = std::unordered_map<std::string, SubscriberList, StringHash, std::equal_to<>>;
-    // Patterns grouped by the length of their literal prefix, then by that prefix, so a publish
-    // tests only the patterns whose prefix the channel starts with.
-    // The index owns its prefix strings: the pattern a prefix was first seen in may go away
-    // while other patterns with the same prefix remain.
-    using PrefixIndex =
-        std::map<size_t, std::unordered_map<std::string, std::vector<SubscriberList*>, StringHash,
-                                            std::equal_to<>>>;
-
     // Which of a subscriber's indexes a list map belongs with.
     using Membership = std::unordered_map<SubscriberList*, size_t> Subscriber::*;
 
@@ -154,15 +147,13 @@ class ChannelRegistry {
     static size_t deliver(const ListMap& lists, std::string_view channel, MessageFrames& message);
     static std::vector<std::string_view> names_matching(const ListMap& lists,
                                                         std::optional<std::string_view> pattern);
-    void index_pattern(SubscriberList& list);
-    void unindex_pattern(SubscriberList& list);
     void deliver_pattern_matches(std::string_view channel, std::string_view payload,
                                  size_t& receivers);
 
     ListMap channels_;
     ListMap patterns_;
     ListMap shard_channels_;
-    PrefixIndex pattern_index_;
+    PatternIndex pattern_index_;
 };
 
 }  // namespace backplane

@@ -98,4 +98,12 @@ std::string_view glob_literal_prefix(std::string_view pattern) {
     return pattern.substr(0, pattern.find_first_of("*?[\\"));
 }
 
+std::string_view glob_literal_suffix(std::string_view pattern) {
+    if (pattern.find_first_of("[\\") != std::string_view::npos) return {};
+    const size_t last_special = pattern.find_last_of("*?");
+    // A pattern without wildcards is all prefix.
+    return last_special == std::string_view::npos ? std::string_view{}
+                                                  : pattern.substr(last_special + 1);
+}
+
 }  // namespace backplane

@@ -17,4 +17,9 @@ bool glob_match(std::string_view pattern, std::string_view text);
 /// The literal bytes every match must start with: the pattern up to its first `*?[\`.
 std::string_view glob_literal_prefix(std::string_view pattern);
 
+/// The literal bytes every match must end with, beyond its literal prefix: what follows the
+/// last `*` or `?` (empty without wildcards). Empty for patterns with `[` or `\`, whose
+/// classes and escapes (an unterminated class runs to the end) make the tail no plain literal.
+std::string_view glob_literal_suffix(std::string_view pattern);
+
 }  // namespace backplane

@@ -757,3 +757,22 @@ TEST_CASE("channel_registry: shard channels are a namespace of their own") {
     CHECK_FALSE(shard.has_subscriptions());
     CHECK(registry.channel_count() == 1);
 }
+
+TEST_CASE("channel_registry: patterns that differ only after a star are told apart by suffix") {
+    ChannelRegistry registry;
+    FakeSubscriber everything, one;
+    CHECK(registry.psubscribe(everything, "bench:ch:*"));
+    for (int i = 0; i < 10000; ++i) {
+        CHECK(registry.psubscribe(one, "bench:ch:*:x" + std::to_string(i)));
+    }
+    CHECK(registry.publish("bench:ch:7", "m") == 1);
+    CHECK(registry.publish("bench:ch:7:x42", "m") == 2);
+    CHECK(registry.publish("bench:ch::x9999", "m") == 2);
+    CHECK(registry.publish("bench:ch:x42", "m") == 1);
+    CHECK(one.take() == std::vector<std::string>{pmessage("bench:ch:*:x42", "bench:ch:7:x42", "m"),
+                                                 pmessage("bench:ch:*:x9999", "bench:ch::x9999", "m")});
+    CHECK(registry.punsubscribe(one, "bench:ch:*:x42"));
+    CHECK(registry.publish("bench:ch:7:x42", "m") == 1);
+    registry.remove(one);
+    CHECK(registry.pattern_count() == 1);
+}

@@ -735,3 +735,28 @@ TEST_CASE("glob: literal prefix stops at the first `*`, `?`, `[` or `\\`") {
     const std::string pattern = "prefix*";
     CHECK(glob_literal_prefix(pattern).data() == pattern.data());
 }
+
+TEST_CASE("glob: literal suffix") {
+    CHECK(backplane::glob_literal_suffix("bench:ch:*:x1.2") == ":x1.2");
+    CHECK(backplane::glob_literal_suffix("a?bc") == "bc");
+    CHECK(backplane::glob_literal_suffix("abc*") == "");
+    CHECK(backplane::glob_literal_suffix("abc") == "");  // all prefix
+    CHECK(backplane::glob_literal_suffix("*[ab]c") == "");
+    CHECK(backplane::glob_literal_suffix("*[ab") == "");  // an unterminated class runs to the end
+    CHECK(backplane::glob_literal_suffix("*\\*x") == "");
+    // Every match ends with the suffix (on random well-formed patterns).
+    std::mt19937 rng(7);
+    size_t checked = 0;
+    for (size_t i = 0; i < 50000; ++i) {
+        const auto generated = random_well_formed(rng);
+        const std::string& pattern = generated.first;
+        const std::string& text = generated.second;
+        if (!glob_match(pattern, text)) continue;
+        ++checked;
+        const std::string_view prefix = glob_literal_prefix(pattern);
+        const std::string_view suffix = backplane::glob_literal_suffix(pattern);
+        CHECK(std::string_view(text).ends_with(suffix));
+        CHECK(text.size() >= prefix.size() + suffix.size());
+    }
+    CHECK(checked > 10000);
+}
