@@ -109,17 +109,18 @@ Session::ReadResult Session::read_once() {
     input_.commit(received);
     server_.stats().total_net_input_bytes += received;
     last_interaction_ = Clock::now();
+    // As in Redis, the limit applies to what has been received, before any of it runs. The
+    // request bytes are not quoted in the log: they may hold a password or forged log lines.
+    if (input_.size() > static_cast<size_t>(server_.config().client_query_buffer_limit)) {
+        log::at(LogLevel::warning,
+                "Closing client that reached max query buffer length: {} (qbuf length: {})",
+                describe(), input_.size());
+        return ReadResult::closed;
+    }
     process_input();
     if (stopped_ || closing_) {
         flush();
         return ReadResult::drained;
-    }
-    if (input_.size() > static_cast<size_t>(server_.config().client_query_buffer_limit)) {
-        log::at(LogLevel::warning,
-                "Closing client that reached max query buffer length: {} (qbuf initial bytes: "
-                "\"{}\")",
-                describe(), input_.pending().substr(0, 64));
-        return ReadResult::closed;
     }
     flush();
     if (auth_required() && output_.bytes() > max_unauthenticated_output) {
