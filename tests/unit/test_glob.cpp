@@ -7,6 +7,8 @@
 
 #include <doctest/doctest.h>
 
+#include "escape.hpp"
+
 #include <algorithm>
 #include <bitset>
 #include <chrono>
@@ -27,22 +29,6 @@ using namespace std::string_literals;
 using namespace std::string_view_literals;
 
 namespace {
-
-std::string printable(std::string_view bytes) {
-    std::string out;
-    for (unsigned char c : bytes) {
-        if (c == '\\') {
-            out += "\\\\";
-        } else if (c < 0x20 || c >= 0x7f) {
-            char hex[5];
-            std::snprintf(hex, sizeof hex, "\\x%02x", c);
-            out += hex;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
-}
 
 /// glob_match() on copies held in heap blocks of exactly their size, so that ASan reports any
 /// read past the end of the pattern or the text.
@@ -396,8 +382,8 @@ double elapsed_ms(std::chrono::steady_clock::time_point start) {
 
 TEST_CASE("glob: fixed cases checked against redis-server") {
     for (const Case& c : fixed_cases) {
-        CAPTURE(printable(c.pattern));
-        CAPTURE(printable(c.text));
+        CAPTURE(escape(c.pattern));
+        CAPTURE(escape(c.text));
         CHECK(match_exact(c.pattern, c.text) == c.expected);
         // The reference must agree with Redis too, or the randomized comparison means nothing.
         CHECK(reference_match(c.pattern, c.text) == c.expected);
@@ -609,8 +595,8 @@ TEST_CASE("glob: random patterns over a small alphabet agree with the reference"
         const bool actual = match_exact(pattern, text);
         matched += expected;
         if (actual != expected && ++mismatches <= 20) {
-            CAPTURE(printable(pattern));
-            CAPTURE(printable(text));
+            CAPTURE(escape(pattern));
+            CAPTURE(escape(text));
             CHECK(actual == expected);
         }
     }
@@ -633,8 +619,8 @@ TEST_CASE("glob: random well-formed patterns agree with the reference") {
         const bool actual = match_exact(pattern, text);
         matched += expected;
         if (actual != expected && ++mismatches <= 20) {
-            CAPTURE(printable(pattern));
-            CAPTURE(printable(text));
+            CAPTURE(escape(pattern));
+            CAPTURE(escape(text));
             CHECK(actual == expected);
         }
     }
@@ -654,8 +640,8 @@ TEST_CASE("glob: every match starts with the pattern's literal prefix") {
         ++checked;
         const std::string_view prefix = glob_literal_prefix(pattern);
         if (!std::string_view(text).starts_with(prefix)) {
-            CAPTURE(printable(pattern));
-            CAPTURE(printable(text));
+            CAPTURE(escape(pattern));
+            CAPTURE(escape(text));
             CHECK(std::string_view(text).starts_with(prefix));
         }
     }

@@ -10,6 +10,8 @@
 
 #include <doctest/doctest.h>
 
+#include "escape.hpp"
+
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -46,26 +48,6 @@ struct StringMaker<backplane::protocol::ParseStatus> {
 namespace {
 
 constexpr size_t inline_max = 65536;  // PROTO_INLINE_MAX_SIZE, spelled out on purpose
-
-std::string escape(std::string_view bytes) {
-    std::string out;
-    for (unsigned char c : bytes) {
-        if (c == '\\') {
-            out += "\\\\";
-        } else if (c == '\r') {
-            out += "\\r";
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c < 0x20 || c >= 0x7f) {
-            char hex[5];
-            std::snprintf(hex, sizeof hex, "\\x%02x", c);
-            out += hex;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
-}
 
 /// Log line for a complete command: "cmd [SET] [k] [v] consumed=27"; "cmd consumed=4" when empty.
 std::string command_line(const std::vector<std::string>& args, size_t consumed) {

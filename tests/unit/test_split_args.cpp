@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "escape.hpp"
+
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
@@ -17,26 +19,6 @@ using namespace std::string_literals;
 using namespace std::string_view_literals;
 
 namespace {
-
-std::string escape(std::string_view bytes) {
-    std::string out;
-    for (unsigned char c : bytes) {
-        if (c == '\\') {
-            out += "\\\\";
-        } else if (c == '\r') {
-            out += "\\r";
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c < 0x20 || c >= 0x7f) {
-            char hex[5];
-            std::snprintf(hex, sizeof hex, "\\x%02x", c);
-            out += hex;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
-}
 
 /// "[a] [b c]" for the arguments of `line`, or "unbalanced" when split_args() fails.
 /// The line is copied to a heap block of exactly its size, so ASan flags any read past the end.
