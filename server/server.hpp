@@ -26,7 +26,6 @@ struct ServerStats {
     uint64_t total_net_output_bytes = 0;
     uint64_t pubsub_messages_published = 0;
     uint64_t output_buffer_limit_disconnections = 0;
-    uint64_t unexpected_error_replies = 0;
 };
 
 class Server {
