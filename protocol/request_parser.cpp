@@ -20,6 +20,22 @@ size_t find_byte(std::string_view input, size_t from, char c) {
 
 }  // namespace
 
+// `<type><1-9><up to 17 more digits>\r` followed by at least one byte: a positive number that
+// string2ll accepts. On success pos_ moves past the CR LF. Anything else (zero, signs, long
+// or partial headers) is left to the general path, which gives Redis's exact errors.
+std::optional<int64_t> RequestParser::leading_number(std::string_view input, size_t at, char type) {
+    if (at + 2 >= input.size() || input[at] != type || input[at + 1] < '1' || input[at + 1] > '9')
+        return std::nullopt;
+    int64_t value = 0;
+    size_t p = at + 1;
+    for (; p < input.size() && p - at <= 18 && input[p] >= '0' && input[p] <= '9'; ++p) {
+        value = value * 10 + (input[p] - '0');
+    }
+    if (p - at > 18 || p + 1 >= input.size() || input[p] != '\r') return std::nullopt;
+    pos_ = p + 2;
+    return value;
+}
+
 ParseStatus RequestParser::parse(std::string_view input, const ParserLimits& limits) {
     for (;;) {
         Step step = Step::need_more;
@@ -61,6 +77,16 @@ ParseStatus RequestParser::parse(std::string_view input, const ParserLimits& lim
 // `*<count>\r\n`. Like Redis, the byte after '\r' is skipped without being checked.
 RequestParser::Step RequestParser::parse_multibulk_count(std::string_view input,
                                                          const ParserLimits& limits) {
+    if (const auto count = leading_number(input, 0, '*')) {
+        if (*count > INT_MAX) return fail("Protocol error: invalid multibulk length");
+        if (*count > max_unauthenticated_args && limits.unauthenticated)
+            return fail("Protocol error: unauthenticated multibulk length");
+        args_left_ = *count;
+        spans_.reserve(static_cast<size_t>(std::min<int64_t>(*count, 1024)));
+        state_ = State::bulk_header;
+        scan_ = pos_;
+        return Step::progress;
+    }
     const size_t cr = find_byte(input, scan_, '\r');
     if (cr == std::string_view::npos) {
         if (input.size() > max_inline_size)
@@ -86,6 +112,15 @@ RequestParser::Step RequestParser::parse_multibulk_count(std::string_view input,
 // `$<len>\r\n`. As in Redis, the '$' is checked only once the header's '\r' has arrived.
 RequestParser::Step RequestParser::parse_bulk_header(std::string_view input,
                                                      const ParserLimits& limits) {
+    // The usual `$<digits>\r\n`, all here: one pass over the digits, same outcome as below.
+    if (const auto length = leading_number(input, pos_, '$')) {
+        if (*length > limits.max_bulk_len) return fail("Protocol error: invalid bulk length");
+        if (*length > max_unauthenticated_bulk && limits.unauthenticated)
+            return fail("Protocol error: unauthenticated bulk length");
+        bulk_len_ = *length;
+        state_ = State::bulk_data;
+        return Step::progress;
+    }
     const size_t cr = find_byte(input, scan_, '\r');
     if (cr == std::string_view::npos) {
         if (input.size() - pos_ > max_inline_size)

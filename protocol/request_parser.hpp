@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -51,6 +52,7 @@ class RequestParser {
     Step parse_bulk_data(std::string_view input);
     Step parse_inline(std::string_view input);
     Step finish(size_t consumed);
+    std::optional<int64_t> leading_number(std::string_view input, size_t at, char type);
     Step fail(std::string message);
     void reset();
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 #include <string>
+#include <vector>
 
 #include "server/commands/commands.hpp"
 #include "server/server.hpp"
@@ -267,7 +268,32 @@ bool arity_ok(const CommandSpec& spec, size_t argc) {
 
 }  // namespace
 
-const CommandSpec* find_command(std::string_view name) { return find_in(command_table, name); }
+namespace {
+
+// Top-level commands by first letter, so a lookup (once per request) compares a handful.
+using LetterIndex = std::array<std::vector<const CommandSpec*>, 26>;
+
+const LetterIndex& commands_by_letter() {
+    static const LetterIndex index = [] {
+        LetterIndex built;
+        for (const CommandSpec& spec : command_table) built[spec.name[0] - 'a'].push_back(&spec);
+        return built;
+    }();
+    return index;
+}
+
+}  // namespace
+
+const CommandSpec* find_command(std::string_view name) {
+    std::array<char, 32> buffer;
+    std::string_view lower;
+    if (!lowercase(name, buffer, lower) || lower.empty() || lower[0] < 'a' || lower[0] > 'z')
+        return nullptr;
+    for (const CommandSpec* spec : commands_by_letter()[lower[0] - 'a']) {
+        if (spec->name == lower) return spec;
+    }
+    return nullptr;
+}
 
 const CommandSpec* find_subcommand(const CommandSpec& container, std::string_view name) {
     return find_in(container.subcommands, name);
