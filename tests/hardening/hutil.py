@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
-from servers import RawClient, ServerProcess, start_backplane  # noqa: E402,F401
+from servers import RawClient, ServerProcess, bulk, encode, start_backplane  # noqa: E402,F401
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PASSWORD = "hardening-pass"
@@ -71,21 +71,6 @@ def raise_nofile(wanted):
 
 
 # -- encoding -----------------------------------------------------------------------------------
-def encode(*args):
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        if isinstance(arg, str):
-            arg = arg.encode()
-        elif isinstance(arg, int):
-            arg = str(arg).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(parts)
-
-
-def bulk(value):
-    if isinstance(value, str):
-        value = value.encode()
-    return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
 def subscribe_reply(kind, name, count):

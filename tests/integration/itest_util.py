@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
-from servers import BACKPLANE_SERVER, REDIS_SERVER, ServerProcess, free_port  # noqa: E402
+from servers import BACKPLANE_SERVER, REDIS_SERVER, ServerProcess, bulk, encode, free_port  # noqa: E402,F401
 
 AGAINST_REDIS = os.environ.get("BACKPLANE_ITEST_AGAINST") == "redis"
 PASSWORD = "s3cret"
@@ -191,21 +191,6 @@ class Client:
         self.close()
 
 
-def encode(*args):
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        if isinstance(arg, str):
-            arg = arg.encode()
-        elif isinstance(arg, int):
-            arg = str(arg).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(parts)
-
-
-def bulk(value):
-    if isinstance(value, str):
-        value = value.encode()
-    return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
 def message(channel, payload):

@@ -26,6 +26,25 @@ def sanitizer_report(text):
     return text[min(hits):] if hits else None
 
 
+def encode(*args):
+    """A RESP multibulk request; str and int arguments are encoded as text."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, str):
+            arg = arg.encode()
+        elif isinstance(arg, int):
+            arg = str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(parts)
+
+
+def bulk(value):
+    """A RESP bulk string."""
+    if isinstance(value, str):
+        value = value.encode()
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
 def free_port():
     """A TCP port that was free a moment ago (the kernel picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -142,14 +161,7 @@ class RawClient:
 
     def command(self, *args) -> bytes:
         """Encodes args as a RESP multibulk request."""
-        parts = [b"*%d\r\n" % len(args)]
-        for arg in args:
-            if isinstance(arg, str):
-                arg = arg.encode()
-            elif isinstance(arg, int):
-                arg = str(arg).encode()
-            parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-        return b"".join(parts)
+        return encode(*args)
 
     def call(self, *args):
         self.send(self.command(*args))

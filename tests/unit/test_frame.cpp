@@ -16,24 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "heap_usage.hpp"
 #include "protocol/frame.hpp"
 
-// ASan and TSan replace malloc with their own allocator, which mallinfo2() does not see.
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define BACKPLANE_TEST_SANITIZER_ALLOCATOR 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define BACKPLANE_TEST_SANITIZER_ALLOCATOR 1
-#endif
-
-#if defined(BACKPLANE_TEST_SANITIZER_ALLOCATOR)
-// GCC does not install <sanitizer/allocator_interface.h>; the sanitizer runtimes export it anyway.
-extern "C" size_t __sanitizer_get_current_allocated_bytes(void);
-#elif defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 using backplane::protocol::Frame;
 using backplane::protocol::FrameRef;
@@ -41,17 +26,6 @@ using namespace std::string_view_literals;
 
 namespace {
 
-/// Bytes currently allocated on the heap, or -1 when this build cannot tell.
-long long heap_in_use() {
-#if defined(BACKPLANE_TEST_SANITIZER_ALLOCATOR)
-    return static_cast<long long>(__sanitizer_get_current_allocated_bytes());
-#elif defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-    const struct mallinfo2 info = mallinfo2();
-    return static_cast<long long>(info.uordblks + info.hblkhd);
-#else
-    return -1;
-#endif
-}
 
 constexpr size_t big = 32u << 20;  // 32 MiB: far above any noise from other allocations
 constexpr long long big_ll = static_cast<long long>(big);

@@ -13,23 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include "heap_usage.hpp"
 #include "protocol/frame.hpp"
 #include "server/output_queue.hpp"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BACKPLANE_OQ_TEST_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define BACKPLANE_OQ_TEST_ASAN 1
-#endif
-
-#if defined(BACKPLANE_OQ_TEST_ASAN)
-extern "C" size_t __sanitizer_get_current_allocated_bytes(void);
-#elif defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 using backplane::OutputQueue;
 using backplane::protocol::Frame;
@@ -57,16 +44,6 @@ std::vector<std::string> buffers(const OutputQueue& queue, size_t max = 64) {
     return out;
 }
 
-long long heap_in_use() {
-#if defined(BACKPLANE_OQ_TEST_ASAN)
-    return static_cast<long long>(__sanitizer_get_current_allocated_bytes());
-#elif defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-    const struct mallinfo2 info = mallinfo2();
-    return static_cast<long long>(info.uordblks + info.hblkhd);
-#else
-    return -1;
-#endif
-}
 
 }  // namespace
 
