@@ -301,6 +301,28 @@ const CommandSpec* find_subcommand(const CommandSpec& container, std::string_vie
 
 std::span<const CommandSpec> all_commands() { return command_table; }
 
+bool has_redis_flag(const CommandSpec& spec, std::string_view flag) {
+    std::string_view rest = spec.redis_flags;
+    while (!rest.empty()) {
+        const size_t space = rest.find(' ');
+        if (rest.substr(0, space) == flag) return true;
+        if (space == std::string_view::npos) break;
+        rest.remove_prefix(space + 1);
+    }
+    return false;
+}
+
+std::vector<size_t> key_indexes(const CommandSpec& spec, size_t argc) {
+    std::vector<size_t> indexes;
+    if (spec.keys.first <= 0 || spec.keys.step <= 0) return indexes;
+    const auto count = static_cast<long>(argc);
+    const long last = spec.keys.last < 0 ? count + spec.keys.last : spec.keys.last;
+    for (long i = spec.keys.first; i <= last && i < count; i += spec.keys.step) {
+        indexes.push_back(static_cast<size_t>(i));
+    }
+    return indexes;
+}
+
 void dispatch(CommandContext& context) {
     const auto args = context.args;
     const CommandSpec* spec = find_command(args[0]);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "protocol/reply_writer.hpp"
 
@@ -28,6 +29,15 @@ enum CommandFlag : uint32_t {
     allowed_when_subscribed = 1U << 1,  ///< may run in RESP2 subscribed mode
 };
 
+/// Where a command's keys are, as COMMAND INFO reports them: arguments first..last (a negative
+/// last counts from the end, -1 being the last argument), every `step`-th one. All zero for a
+/// command without keys.
+struct KeyPositions {
+    int first = 0;
+    int last = 0;
+    int step = 0;
+};
+
 struct CommandSpec {
     std::string_view name;       ///< lowercase, as looked up
     std::string_view full_name;  ///< "client|list" for a subcommand, as Redis names it in errors
@@ -41,7 +51,13 @@ struct CommandSpec {
     std::string_view summary;
     std::string_view since;
     std::string_view group;
+    KeyPositions keys{};
 };
+
+/// True when the space-separated `redis_flags` of `spec` hold `flag` (e.g. "noscript").
+bool has_redis_flag(const CommandSpec& spec, std::string_view flag);
+/// The indexes in `args` of the keys `spec` takes, by its KeyPositions.
+std::vector<size_t> key_indexes(const CommandSpec& spec, size_t argc);
 
 /// The top-level command called `name` (any case), or null.
 const CommandSpec* find_command(std::string_view name);

@@ -42,9 +42,9 @@ void describe(CommandContext& context, const CommandSpec& spec) {
     const auto flags = words(spec.redis_flags);
     reply.set(flags.size());
     for (std::string_view flag : flags) reply.simple(flag);
-    reply.integer(0);
-    reply.integer(0);
-    reply.integer(0);
+    reply.integer(spec.keys.first);
+    reply.integer(spec.keys.last);
+    reply.integer(spec.keys.step);
     const auto categories = words(spec.acl_categories);
     reply.set(categories.size());
     for (std::string_view category : categories) reply.simple(category);
