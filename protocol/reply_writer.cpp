@@ -1,6 +1,7 @@
 #include "protocol/reply_writer.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 
 namespace backplane::protocol {
@@ -82,14 +83,42 @@ void ReplyWriter::push(size_t count) {
     header(version_ == RespVersion::resp3 ? '>' : '*', static_cast<int64_t>(count));
 }
 
-void ReplyWriter::verbatim(std::string_view text) {
+void ReplyWriter::verbatim(std::string_view text, std::string_view format) {
     if (version_ == RespVersion::resp3) {
-        header('=', static_cast<int64_t>(text.size() + 4));
-        out_.append("txt:");
+        header('=', static_cast<int64_t>(text.size() + format.size() + 1));
+        out_.append(format);
+        out_.push_back(':');
         out_.append(text);
         out_.append("\r\n");
     } else {
         bulk(text);
+    }
+}
+
+void ReplyWriter::boolean(bool value) {
+    if (version_ == RespVersion::resp3) {
+        out_.append(value ? "#t\r\n" : "#f\r\n");
+    } else {
+        out_.append(value ? ":1\r\n" : ":0\r\n");
+    }
+}
+
+void ReplyWriter::double_value(double value) {
+    char text[64];
+    const int length = std::snprintf(text, sizeof text, "%.17g", value);
+    const std::string_view printed(text, static_cast<size_t>(length));
+    if (version_ == RespVersion::resp3) {
+        line(',', printed);
+    } else {
+        bulk(printed);
+    }
+}
+
+void ReplyWriter::big_number(std::string_view digits) {
+    if (version_ == RespVersion::resp3) {
+        line('(', digits);
+    } else {
+        bulk(digits);
     }
 }
 

@@ -41,8 +41,14 @@ class ReplyWriter {
     void set(size_t count);
     /// `>3\r\n` in RESP3, `*3\r\n` in RESP2.
     void push(size_t count);
-    /// `=15\r\ntxt:hello world\r\n` in RESP3, a bulk string in RESP2.
-    void verbatim(std::string_view text);
+    /// `=15\r\ntxt:hello world\r\n` in RESP3, a bulk string in RESP2. `format` is three bytes.
+    void verbatim(std::string_view text, std::string_view format = "txt");
+    /// `#t\r\n` / `#f\r\n` in RESP3, `:1\r\n` / `:0\r\n` in RESP2.
+    void boolean(bool value);
+    /// `,3.5\r\n` in RESP3, `$3\r\n3.5\r\n` in RESP2; printed as C's `%.17g`, as Redis does.
+    void double_value(double value);
+    /// `(12345\r\n` in RESP3, a bulk string in RESP2.
+    void big_number(std::string_view digits);
 
     /// Bytes that bulk(value) appends for a value of `length` bytes.
     static size_t bulk_size(size_t length);

@@ -229,6 +229,16 @@ const Directive directives[] = {
     {"slave-read-only", true, false,
      [](Config& c, std::string_view v) { return parse_bool(v, c.replica_read_only); },
      [](const Config& c) { return std::string(c.replica_read_only ? "yes" : "no"); }},
+    {"busy-reply-threshold", true, false,
+     [](Config& c, std::string_view v) {
+         return parse_integer(v, 0, LONG_MAX, c.busy_reply_threshold);
+     },
+     [](const Config& c) { return std::to_string(c.busy_reply_threshold); }},
+    {"lua-time-limit", true, false,
+     [](Config& c, std::string_view v) {
+         return parse_integer(v, 0, LONG_MAX, c.busy_reply_threshold);
+     },
+     [](const Config& c) { return std::to_string(c.busy_reply_threshold); }},
 };
 
 const Directive* find_directive(std::string_view name) {

@@ -43,6 +43,9 @@ struct Config {
     std::string logfile;
     std::string pidfile;
     bool replica_read_only = true;
+    /// busy-reply-threshold (alias lua-time-limit), in ms: a Lua script running longer is
+    /// stopped with an error; 0 lets scripts run without limit.
+    int64_t busy_reply_threshold = 5000;
     std::string config_file;  ///< absolute path of the file read at startup, if any
 };
 

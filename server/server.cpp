@@ -15,6 +15,7 @@
 #include "server/log.hpp"
 #include "server/password.hpp"
 #include "server/peer_address.hpp"
+#include "server/scripting/script_engine.hpp"
 
 namespace backplane {
 namespace {
@@ -78,6 +79,7 @@ bool accept_error_is_resource_shortage(const asio::error_code& ec) {
 Server::Server(asio::io_context& io, Config config)
     : io_(io),
       config_(std::move(config)),
+      scripts_(std::make_unique<scripting::ScriptEngine>(*this)),
       signals_(io, SIGINT, SIGTERM),
       cron_timer_(io),
       started_(Clock::now()),

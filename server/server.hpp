@@ -18,6 +18,10 @@
 
 namespace backplane {
 
+namespace scripting {
+class ScriptEngine;
+}
+
 struct ServerStats {
     uint64_t total_connections_received = 0;
     uint64_t total_commands_processed = 0;
@@ -49,6 +53,8 @@ class Server {
     const Config& config() const { return config_; }
     ChannelRegistry& registry() { return registry_; }
     ServerStats& stats() { return stats_; }
+    /// The Lua engine of EVAL and SCRIPT.
+    scripting::ScriptEngine& scripts() { return *scripts_; }
 
     /// Adds a new client; returns its id (1, 2, ...: never reused).
     uint64_t add_session(Session& session);
@@ -89,6 +95,7 @@ class Server {
     Config config_;
     ChannelRegistry registry_;
     ServerStats stats_;
+    std::unique_ptr<scripting::ScriptEngine> scripts_;
     std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> tcp_acceptors_;
     std::unique_ptr<asio::local::stream_protocol::acceptor> unix_acceptor_;
     asio::signal_set signals_;

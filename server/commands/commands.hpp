@@ -27,6 +27,11 @@ void sunsubscribe(CommandContext& context);
 void publish(CommandContext& context);
 void spublish(CommandContext& context);
 
+void eval(CommandContext& context);
+void evalsha(CommandContext& context);
+void eval_ro(CommandContext& context);
+void evalsha_ro(CommandContext& context);
+
 void info(CommandContext& context);
 /// COMMAND with no subcommand: details of every command.
 void command(CommandContext& context);
@@ -36,6 +41,7 @@ std::span<const CommandSpec> client_subcommands();
 std::span<const CommandSpec> config_subcommands();
 std::span<const CommandSpec> command_subcommands();
 std::span<const CommandSpec> cluster_subcommands();
+std::span<const CommandSpec> script_subcommands();
 
 /// Replies with Redis's HELP layout: `<NAME> <subcommand> [<arg> [value] [opt] ...].
 /// Subcommands are:`, the given lines, then `HELP` / `    Prints this help.`, each as a
