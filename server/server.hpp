@@ -14,6 +14,7 @@
 
 #include "server/channel_registry.hpp"
 #include "server/config.hpp"
+#include "server/keyspace.hpp"
 #include "server/session.hpp"
 
 namespace backplane {
@@ -48,6 +49,7 @@ class Server {
     Config& config() { return config_; }
     const Config& config() const { return config_; }
     ChannelRegistry& registry() { return registry_; }
+    Keyspace& keyspace() { return keyspace_; }
     ServerStats& stats() { return stats_; }
 
     /// Adds a new client; returns its id (1, 2, ...: never reused).
@@ -88,6 +90,7 @@ class Server {
     asio::io_context& io_;
     Config config_;
     ChannelRegistry registry_;
+    Keyspace keyspace_;
     ServerStats stats_;
     std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> tcp_acceptors_;
     std::unique_ptr<asio::local::stream_protocol::acceptor> unix_acceptor_;
