@@ -714,9 +714,19 @@ std::vector<size_t> key_indexes(const CommandSpec& spec, size_t argc) {
 
 namespace {
 
-/// Replies a rejection; inside MULTI it also makes EXEC fail with EXECABORT, as in Redis.
+/// Replies a rejection; inside MULTI it also makes EXEC fail with EXECABORT, as in Redis. A
+/// rejected EXEC itself discards the transaction and says why:
+/// `-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command`.
 void reject(CommandContext& context, std::string_view message) {
-    context.session.transaction().flag_error();
+    Transaction& transaction = context.session.transaction();
+    transaction.flag_error();
+    const CommandSpec* spec = context.session.last_command();
+    if (spec && spec->full_name == "exec") {
+        transaction.discard();
+        if (message.starts_with("ERR ")) message.remove_prefix(4);
+        context.reply.error(fmt::format("EXECABORT Transaction discarded because of: {}", message));
+        return;
+    }
     context.reply.error(message);
 }
 

@@ -78,6 +78,7 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     bool is_pubsub_client() const { return has_subscriptions(); }
     /// The command being run, or null for an unknown one (CLIENT LIST's cmd=).
     void set_last_command(const CommandSpec* spec) { last_command_ = spec; }
+    const CommandSpec* last_command() const { return last_command_; }
     bool is_closing() const { return closing_ || stopped_; }
     /// MULTI/EXEC and WATCH state.
     Transaction& transaction() { return transaction_; }
