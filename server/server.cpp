@@ -38,6 +38,8 @@ constexpr std::string_view protected_mode_error =
     "for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication "
     "password for the default user. NOTE: You only need to do one of the above things in order "
     "for the server to start accepting connections from the outside.\r\n";
+/// Expired keys reclaimed per database on each 100 ms cron tick, at most.
+constexpr size_t active_expire_limit = 200;
 /// File descriptors kept for listeners, logs and the like beyond maxclients, as Redis does.
 constexpr int64_t reserved_fds = 32;
 
@@ -79,6 +81,7 @@ bool accept_error_is_resource_shortage(const asio::error_code& ec) {
 Server::Server(asio::io_context& io, Config config)
     : io_(io),
       config_(std::move(config)),
+      keyspace_(static_cast<size_t>(config_.databases)),
       scripts_(std::make_unique<scripting::ScriptEngine>(*this)),
       signals_(io, SIGINT, SIGTERM),
       cron_timer_(io),
@@ -285,6 +288,8 @@ asio::awaitable<void> Server::cron() {
         auto [ec] = co_await cron_timer_.async_wait(as_tuple(use_awaitable));
         if (ec || stopping_) co_return;
         const auto now = Clock::now();
+        // Active expiry: cheap, bounded; reads delete expired keys lazily anyway.
+        keyspace_.expire_some(unix_time_ms(), active_expire_limit);
         for (auto it = sessions_.begin(); it != sessions_.end();) {
             Session* session = it->second;
             ++it;  // check_timers may remove this session from the map

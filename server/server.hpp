@@ -14,6 +14,7 @@
 
 #include "server/channel_registry.hpp"
 #include "server/config.hpp"
+#include "server/keyspace.hpp"
 #include "server/session.hpp"
 
 namespace backplane {
@@ -52,6 +53,7 @@ class Server {
     Config& config() { return config_; }
     const Config& config() const { return config_; }
     ChannelRegistry& registry() { return registry_; }
+    Keyspace& keyspace() { return keyspace_; }
     ServerStats& stats() { return stats_; }
     /// The Lua engine of EVAL and SCRIPT.
     scripting::ScriptEngine& scripts() { return *scripts_; }
@@ -94,6 +96,7 @@ class Server {
     asio::io_context& io_;
     Config config_;
     ChannelRegistry registry_;
+    Keyspace keyspace_;
     ServerStats stats_;
     std::unique_ptr<scripting::ScriptEngine> scripts_;
     std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> tcp_acceptors_;

@@ -32,7 +32,8 @@ Session::Session(Server& server, Socket socket, std::string peer, std::string lo
       unix_socket_(unix_socket),
       authenticated_(server.config().requirepass.empty()),
       created_(Clock::now()),
-      last_interaction_(created_) {
+      last_interaction_(created_),
+      transaction_(server.keyspace()) {
     id_ = server_.add_session(*this);
     fd_ = socket_.native_handle();
     asio::error_code ignored;
@@ -52,6 +53,7 @@ void Session::stop() {
     stopped_ = true;
     if (flush_scheduled_) server_.cancel_flush(*this);
     server_.registry().remove(*this);
+    transaction_.discard();
     server_.remove_session(*this);
     output_.clear();
     asio::error_code ignored;
@@ -314,17 +316,21 @@ std::string Session::describe() const {
     using std::chrono::seconds;
     const auto now = Clock::now();
     std::string flags = is_pubsub_client() ? "P" : "";
+    if (transaction_.in_multi()) flags += 'x';
+    if (transaction_.dirty()) flags += 'd';
     if (unix_socket_) flags += 'U';
     if (flags.empty()) flags = "N";
     return fmt::format(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} "
-        "ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll={} "
+        "ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll={} "
         "omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         id_, peer_, local_, stopped_ ? -1 : fd_, name_,
         duration_cast<seconds>(now - created_).count(),
         duration_cast<seconds>(now - last_interaction_).count(), flags, db_, channel_count(),
-        pattern_count(), shard_channel_count(), input_.size(), input_.capacity() - input_.size(),
-        input_.capacity(), output_.frames(), output_.bytes(),
+        pattern_count(), shard_channel_count(),
+        transaction_.in_multi() ? static_cast<int64_t>(transaction_.queued_count()) : -1,
+        input_.size(), input_.capacity() - input_.size(), input_.capacity(), output_.frames(),
+        output_.bytes(),
         sizeof(Session) + input_.capacity() + output_.bytes() + replies_.capacity(),
         last_command_ ? last_command_->full_name : "NULL", static_cast<int>(resp_), lib_name_,
         lib_version_);

@@ -21,6 +21,7 @@
 #include "server/channel_registry.hpp"
 #include "server/output_queue.hpp"
 #include "server/read_buffer.hpp"
+#include "server/transaction.hpp"
 
 namespace backplane {
 
@@ -77,7 +78,10 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     bool is_pubsub_client() const { return has_subscriptions(); }
     /// The command being run, or null for an unknown one (CLIENT LIST's cmd=).
     void set_last_command(const CommandSpec* spec) { last_command_ = spec; }
+    const CommandSpec* last_command() const { return last_command_; }
     bool is_closing() const { return closing_ || stopped_; }
+    /// MULTI/EXEC and WATCH state.
+    Transaction& transaction() { return transaction_; }
 
     /// The `id=... addr=...` line of CLIENT LIST and CLIENT INFO, without the newline.
     std::string describe() const;
@@ -132,6 +136,7 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     Clock::time_point created_;
     Clock::time_point last_interaction_;
     Clock::time_point soft_limit_since_{};
+    Transaction transaction_;
 };
 
 }  // namespace backplane

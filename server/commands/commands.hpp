@@ -32,6 +32,45 @@ void evalsha(CommandContext& context);
 void eval_ro(CommandContext& context);
 void evalsha_ro(CommandContext& context);
 
+// Strings (strings.cpp).
+void get(CommandContext& context);
+void set(CommandContext& context);
+void setnx(CommandContext& context);
+void setex(CommandContext& context);
+void psetex(CommandContext& context);
+void mget(CommandContext& context);
+void mset(CommandContext& context);
+void incr(CommandContext& context);
+void incrby(CommandContext& context);
+void decr(CommandContext& context);
+void decrby(CommandContext& context);
+void append(CommandContext& context);
+void strlen(CommandContext& context);
+
+// Generic keyspace commands (keys.cpp).
+void exists(CommandContext& context);
+void del(CommandContext& context);
+void unlink(CommandContext& context);
+void type(CommandContext& context);
+void expire(CommandContext& context);
+void pexpire(CommandContext& context);
+void expireat(CommandContext& context);
+void pexpireat(CommandContext& context);
+void ttl(CommandContext& context);
+void pttl(CommandContext& context);
+void persist(CommandContext& context);
+void dbsize(CommandContext& context);
+void flushdb(CommandContext& context);
+void flushall(CommandContext& context);
+void keys(CommandContext& context);
+
+// Transactions (transaction.cpp).
+void multi(CommandContext& context);
+void exec(CommandContext& context);
+void discard(CommandContext& context);
+void watch(CommandContext& context);
+void unwatch(CommandContext& context);
+
 void info(CommandContext& context);
 /// COMMAND with no subcommand: details of every command.
 void command(CommandContext& context);

@@ -45,6 +45,7 @@ void quit(CommandContext& context) {
 void reset(CommandContext& context) {
     Session& session = context.session;
     context.server.registry().remove(session);
+    session.transaction().discard();
     session.set_resp(protocol::RespVersion::resp2);
     session.set_db(0);
     session.set_name({});

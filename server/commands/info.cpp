@@ -124,10 +124,10 @@ void stats_section(Server& server, std::string& out) {
     field(out, "total_net_input_bytes:{}", stats.total_net_input_bytes);
     field(out, "total_net_output_bytes:{}", stats.total_net_output_bytes);
     field(out, "rejected_connections:{}", stats.rejected_connections);
-    field(out, "expired_keys:0");
+    field(out, "expired_keys:{}", server.keyspace().expired_keys);
     field(out, "evicted_keys:0");
-    field(out, "keyspace_hits:0");
-    field(out, "keyspace_misses:0");
+    field(out, "keyspace_hits:{}", server.keyspace().hits);
+    field(out, "keyspace_misses:{}", server.keyspace().misses);
     field(out, "pubsub_channels:{}", registry.channel_count());
     field(out, "pubsub_patterns:{}", registry.pattern_count());
     field(out, "pubsubshard_channels:{}", registry.shard_channel_count());
@@ -162,6 +162,18 @@ void cpu_section(Server&, std::string& out) {
 
 void empty_section(Server&, std::string&) {}
 
+/// `db0:keys=1,expires=0,avg_ttl=0` for every database holding keys.
+void keyspace_section(Server& server, std::string& out) {
+    Keyspace& keyspace = server.keyspace();
+    const int64_t now = unix_time_ms();
+    for (size_t i = 0; i < keyspace.database_count(); ++i) {
+        const Database& db = keyspace.db(i);
+        if (db.size() == 0) continue;
+        field(out, "db{}:keys={},expires={},avg_ttl={}", i, db.size(), db.expires(),
+              db.average_ttl(now));
+    }
+}
+
 void cluster_section(Server&, std::string& out) { field(out, "cluster_enabled:0"); }
 
 struct SectionSpec {
@@ -182,7 +194,7 @@ constexpr SectionSpec sections[] = {
     {"modules", "Modules", empty_section, true},
     {"errorstats", "Errorstats", empty_section, true},
     {"cluster", "Cluster", cluster_section, true},
-    {"keyspace", "Keyspace", empty_section, true},
+    {"keyspace", "Keyspace", keyspace_section, true},
 };
 
 bool named(std::string_view word, std::string_view name) {

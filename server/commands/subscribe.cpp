@@ -91,7 +91,15 @@ void subscribe(CommandContext& context) { join(context, channels); }
 void unsubscribe(CommandContext& context) { leave(context, channels); }
 void psubscribe(CommandContext& context) { join(context, patterns); }
 void punsubscribe(CommandContext& context) { leave(context, patterns); }
-void ssubscribe(CommandContext& context) { join(context, shard_channels); }
+/// Inside EXEC, Redis 7.0 refuses SSUBSCRIBE (a transaction is a "deny blocking" context),
+/// while SUBSCRIBE and PSUBSCRIBE are allowed there.
+void ssubscribe(CommandContext& context) {
+    if (context.session.transaction().executing()) {
+        context.reply.error("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client");
+        return;
+    }
+    join(context, shard_channels);
+}
 void sunsubscribe(CommandContext& context) { leave(context, shard_channels); }
 
 }  // namespace backplane::commands

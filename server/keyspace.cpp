@@ -1,0 +1,140 @@
+#include "server/keyspace.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace backplane {
+
+int64_t unix_time_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+Database::Entry* Database::find(std::string_view key, int64_t now) {
+    const auto it = entries_.find(key);
+    if (it == entries_.end()) return nullptr;
+    if (it->second.expires_at != 0 && it->second.expires_at <= now) {
+        const std::string expired = it->first;
+        remove(it);
+        if (owner_) ++owner_->expired_keys;
+        touch(expired);
+        return nullptr;
+    }
+    return &it->second;
+}
+
+Database::Entry& Database::set(std::string_view key, std::string value, bool keep_ttl) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) {
+        it = entries_.emplace(std::string(key), Entry{}).first;
+    } else if (!keep_ttl && it->second.expires_at != 0) {
+        by_expiry_.erase({it->second.expires_at, it->first});
+        it->second.expires_at = 0;
+    }
+    it->second.value = std::move(value);
+    touch(key);
+    return it->second;
+}
+
+bool Database::erase(std::string_view key, int64_t now) {
+    if (!find(key, now)) return false;
+    const auto it = entries_.find(key);
+    remove(it);
+    touch(key);
+    return true;
+}
+
+void Database::set_expiry(Entry& entry, std::string_view key, int64_t expires_at) {
+    const auto it = entries_.find(key);
+    if (entry.expires_at != 0) by_expiry_.erase({entry.expires_at, it->first});
+    entry.expires_at = expires_at;
+    if (expires_at != 0) by_expiry_.emplace(expires_at, it->first);
+    touch(key);
+}
+
+size_t Database::expire_some(int64_t now, size_t limit) {
+    size_t removed = 0;
+    while (removed < limit && !by_expiry_.empty() && by_expiry_.begin()->first <= now) {
+        const std::string key(by_expiry_.begin()->second);
+        remove(entries_.find(key));
+        ++removed;
+        touch(key);
+    }
+    return removed;
+}
+
+void Database::remove(Map::iterator it) {
+    if (it->second.expires_at != 0) by_expiry_.erase({it->second.expires_at, it->first});
+    entries_.erase(it);
+}
+
+void Database::clear() {
+    by_expiry_.clear();
+    entries_.clear();
+}
+
+int64_t Database::average_ttl(int64_t now) const {
+    if (by_expiry_.empty()) return 0;
+    int64_t total = 0;
+    for (const auto& [expires_at, key] : by_expiry_)
+        total += std::max<int64_t>(expires_at - now, 0);
+    return total / static_cast<int64_t>(by_expiry_.size());
+}
+
+void Database::for_each_live_key(int64_t now,
+                                 const std::function<void(const std::string&)>& visit) const {
+    for (const auto& [key, entry] : entries_) {
+        if (entry.expires_at == 0 || entry.expires_at > now) visit(key);
+    }
+}
+
+void Database::touch(std::string_view key) {
+    if (owner_) owner_->touch(index_, key);
+}
+
+Keyspace::Keyspace(size_t databases) : databases_(databases), watched_(databases) {
+    for (size_t i = 0; i < databases; ++i) {
+        databases_[i].owner_ = this;
+        databases_[i].index_ = i;
+    }
+}
+
+void Keyspace::watch(size_t db, std::string_view key, Watcher& watcher) {
+    auto it = watched_[db].find(key);
+    if (it == watched_[db].end()) it = watched_[db].emplace(std::string(key), 0).first;
+    it->second.push_back(&watcher);
+}
+
+void Keyspace::unwatch(size_t db, std::string_view key, Watcher& watcher) {
+    const auto it = watched_[db].find(key);
+    if (it == watched_[db].end()) return;
+    auto& watchers = it->second;
+    watchers.erase(std::remove(watchers.begin(), watchers.end(), &watcher), watchers.end());
+    if (watchers.empty()) watched_[db].erase(it);
+}
+
+void Keyspace::touch_watched(size_t db, std::string_view key) {
+    const auto it = watched_[db].find(key);
+    if (it == watched_[db].end()) return;
+    for (Watcher* watcher : it->second) watcher->dirty = true;
+}
+
+void Keyspace::flush(size_t db) {
+    // As Redis's touchAllWatchedKeysInDb: only watched keys the flush removes count as changed.
+    // An entry that expired after WATCH counts too (EXEC would have seen it expire).
+    for (auto& [key, watchers] : watched_[db]) {
+        if (!databases_[db].entries_.contains(key)) continue;
+        for (Watcher* watcher : watchers) watcher->dirty = true;
+    }
+    databases_[db].clear();
+}
+
+void Keyspace::flush_all() {
+    for (size_t db = 0; db < databases_.size(); ++db) flush(db);
+}
+
+void Keyspace::expire_some(int64_t now, size_t limit) {
+    for (Database& database : databases_) expired_keys += database.expire_some(now, limit);
+}
+
+}  // namespace backplane
