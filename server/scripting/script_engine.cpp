@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <exception>
 #include <lua.hpp>
 #include <string>
 #include <vector>
@@ -733,7 +734,13 @@ CallOutcome run_command(lua_State* lua, CommandContext& caller, bool read_only, 
     protocol::ReplyWriter writer(
         replies, resp3 ? protocol::RespVersion::resp3 : protocol::RespVersion::resp2);
     CommandContext context{caller.server, caller.session, args, writer};
-    spec->handler(context);
+    // A C++ exception must not cross the Lua interpreter's C frames: it becomes an error.
+    try {
+        spec->handler(context);
+    } catch (const std::exception& exception) {
+        replies.clear();
+        writer.error(std::string("ERR ") + exception.what());
+    }
     push_resp_as_lua(lua, replies);
     return !replies.empty() && replies[0] == '-' ? CallOutcome::error : CallOutcome::reply;
 }
