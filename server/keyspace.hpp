@@ -46,7 +46,8 @@ class Database {
 
     /// The live entry for `key`, deleting it first if it has expired (lazy expiry).
     Entry* find(std::string_view key, int64_t now);
-    /// Sets `key` to `value`; keeps the expiry only when `keep_ttl`.
+    /// Sets `key` to `value`; keeps the expiry only when `keep_ttl` (callers find() the key
+    /// first, as Redis's lookupKeyWrite(), so an expired entry is gone by then).
     Entry& set(std::string_view key, std::string value, bool keep_ttl);
     /// Removes `key`; false when it did not exist (expired entries count as missing).
     bool erase(std::string_view key, int64_t now);
