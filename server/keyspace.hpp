@@ -87,8 +87,9 @@ class Keyspace {
     Database& db(size_t index) { return databases_[index]; }
     size_t database_count() const { return databases_.size(); }
 
-    /// Registers `watcher` on `key` of database `db`.
-    void watch(size_t db, std::string_view key, Watcher& watcher);
+    /// Registers `watcher` on `key` of database `db`; false when it already was. (Costs the
+    /// number of watchers of that key, not the number of keys the watcher watches.)
+    bool watch(size_t db, std::string_view key, Watcher& watcher);
     /// Removes `watcher` from `key` of database `db`.
     void unwatch(size_t db, std::string_view key, Watcher& watcher);
     /// Marks every watcher of `key` in `db` dirty (SET, INCR, DEL, EXPIRE, expiry...).

@@ -3,6 +3,7 @@
 // plus a random walk checked against a plain std::map model.
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <map>
 #include <random>
@@ -68,7 +69,7 @@ TEST_CASE("keyspace: set clears or keeps the expiry") {
 TEST_CASE("keyspace: active expiry is bounded and soonest first") {
     Keyspace keyspace(2);
     for (int i = 0; i < 10; ++i) {
-        const std::string key = "k" + std::to_string(i);
+        const std::string key = fmt::format("k{}", i);
         keyspace.db(1).set_expiry(keyspace.db(1).set(key, "v", false), key, 100 + i);
     }
     keyspace.db(1).set("forever", "v", false);
@@ -97,7 +98,8 @@ TEST_CASE("watch: writes, deletes, expiry and flushes dirty the watcher") {
     Keyspace keyspace(2);
     Database& db = keyspace.db(0);
     Watcher watcher;
-    keyspace.watch(0, "k", watcher);
+    CHECK(keyspace.watch(0, "k", watcher));
+    CHECK_FALSE(keyspace.watch(0, "k", watcher));
     db.set("other", "v", false);
     keyspace.db(1).set("k", "v", false);
     CHECK_FALSE(watcher.dirty);
@@ -173,6 +175,20 @@ TEST_CASE("transaction: watch once, unwatch all, expired keys at EXEC") {
     CHECK_FALSE(transaction.has_errors());
 }
 
+TEST_CASE("transaction: watching many keys costs no time per key already watched") {
+    // WATCH with 200,000 keys (a list scan per key would take minutes), each named twice.
+    Keyspace keyspace(1);
+    Transaction transaction(keyspace);
+    for (int round = 0; round < 2; ++round) {
+        for (int i = 0; i < 200000; ++i) transaction.watch(0, std::to_string(i));
+    }
+    keyspace.db(0).set("199999", "v", false);
+    CHECK(transaction.watched_key_changed());
+    transaction.unwatch_all();
+    keyspace.db(0).set("0", "v", false);
+    CHECK_FALSE(transaction.dirty());
+}
+
 TEST_CASE("transaction: a destroyed transaction leaves no watcher behind") {
     Keyspace keyspace(1);
     {
@@ -190,7 +206,7 @@ TEST_CASE("keyspace: random operations agree with a model") {
     std::mt19937 random(7);
     int64_t now = 1000;
     for (int step = 0; step < 20000; ++step) {
-        const std::string key = "k" + std::to_string(random() % 50);
+        const std::string key = fmt::format("k{}", random() % 50);
         now += random() % 3;
         // The model expires lazily too.
         const auto live = [&](const std::string& name) {
