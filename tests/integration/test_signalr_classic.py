@@ -300,3 +300,20 @@ def test_command_info_matches_redis(plain, redis_oracle, name):
     ours, theirs = fields(plain.port), fields(redis_oracle.port)
     assert ours[:7] == theirs[:7]
     assert ours[9] == theirs[9]
+
+
+def test_client_list_shows_transaction_state(plain):
+    """CLIENT LIST: `flags=x` inside MULTI, `d` once a watched key changed, `multi=<queued>`."""
+    with Client(plain.port) as a, Client(plain.port) as b:
+        assert a.call("CLIENT", "SETNAME", "txn") == OK
+        assert a.call("WATCH", "k") == OK
+        assert a.call("MULTI") == OK
+        assert a.call("SET", "x", "1") == QUEUED
+        line = next(l for l in b.call("CLIENT", "LIST").split(b"\n") if b"name=txn " in l)
+        assert b" flags=x " in line and b" multi=1 " in line, line
+        assert b.call("SET", "k", "2") == OK
+        line = next(l for l in b.call("CLIENT", "LIST").split(b"\n") if b"name=txn " in l)
+        assert b" flags=xd " in line and b" multi=1 " in line, line
+        assert a.call("EXEC") == ABORTED
+        line = next(l for l in b.call("CLIENT", "LIST").split(b"\n") if b"name=txn " in l)
+        assert b" flags=N " in line and b" multi=-1 " in line and b" cmd=exec " in line, line
