@@ -99,10 +99,13 @@ Keyspace::Keyspace(size_t databases) : databases_(databases), watched_(databases
     }
 }
 
-void Keyspace::watch(size_t db, std::string_view key, Watcher& watcher) {
+bool Keyspace::watch(size_t db, std::string_view key, Watcher& watcher) {
     auto it = watched_[db].find(key);
     if (it == watched_[db].end()) it = watched_[db].emplace(std::string(key), 0).first;
-    it->second.push_back(&watcher);
+    auto& watchers = it->second;
+    if (std::find(watchers.begin(), watchers.end(), &watcher) != watchers.end()) return false;
+    watchers.push_back(&watcher);
+    return true;
 }
 
 void Keyspace::unwatch(size_t db, std::string_view key, Watcher& watcher) {

@@ -46,7 +46,8 @@ class Database {
 
     /// The live entry for `key`, deleting it first if it has expired (lazy expiry).
     Entry* find(std::string_view key, int64_t now);
-    /// Sets `key` to `value`; keeps the expiry only when `keep_ttl`.
+    /// Sets `key` to `value`; keeps the expiry only when `keep_ttl` (callers find() the key
+    /// first, as Redis's lookupKeyWrite(), so an expired entry is gone by then).
     Entry& set(std::string_view key, std::string value, bool keep_ttl);
     /// Removes `key`; false when it did not exist (expired entries count as missing).
     bool erase(std::string_view key, int64_t now);
@@ -86,8 +87,9 @@ class Keyspace {
     Database& db(size_t index) { return databases_[index]; }
     size_t database_count() const { return databases_.size(); }
 
-    /// Registers `watcher` on `key` of database `db`.
-    void watch(size_t db, std::string_view key, Watcher& watcher);
+    /// Registers `watcher` on `key` of database `db`; false when it already was. (Costs the
+    /// number of watchers of that key, not the number of keys the watcher watches.)
+    bool watch(size_t db, std::string_view key, Watcher& watcher);
     /// Removes `watcher` from `key` of database `db`.
     void unwatch(size_t db, std::string_view key, Watcher& watcher);
     /// Marks every watcher of `key` in `db` dirty (SET, INCR, DEL, EXPIRE, expiry...).

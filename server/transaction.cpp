@@ -1,7 +1,5 @@
 #include "server/transaction.hpp"
 
-#include <algorithm>
-
 #include "server/command_table.hpp"
 
 namespace backplane {
@@ -18,14 +16,9 @@ void Transaction::queue(const CommandSpec& spec, std::span<const std::string_vie
 }
 
 void Transaction::watch(size_t db, std::string_view key) {
-    const bool already = std::any_of(watched_.begin(), watched_.end(), [&](const auto& entry) {
-        return entry.first == db && entry.second == key;
-    });
-    if (already) return;
     // An entry already expired is removed first, so that removal is not taken for a change.
     keyspace_.db(db).find(key, unix_time_ms());
-    keyspace_.watch(db, key, watcher_);
-    watched_.emplace_back(db, std::string(key));
+    if (keyspace_.watch(db, key, watcher_)) watched_.emplace_back(db, std::string(key));
 }
 
 bool Transaction::watched_key_changed() {

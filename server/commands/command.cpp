@@ -41,7 +41,12 @@ void describe(CommandContext& context, const CommandSpec& spec) {
     reply.integer(spec.arity);
     const auto flags = words(spec.redis_flags);
     reply.set(flags.size());
-    for (std::string_view flag : flags) reply.simple(flag);
+    // The table spells flags as Redis's docs do ("allow-busy"); COMMAND INFO says "allow_busy".
+    for (std::string_view flag : flags) {
+        std::string wire(flag);
+        std::replace(wire.begin(), wire.end(), '-', '_');
+        reply.simple(wire);
+    }
     reply.integer(spec.keys.first);
     reply.integer(spec.keys.last);
     reply.integer(spec.keys.step);
@@ -49,7 +54,7 @@ void describe(CommandContext& context, const CommandSpec& spec) {
     reply.set(categories.size());
     for (std::string_view category : categories) reply.simple(category);
     reply.set(0);  // tips
-    reply.set(0);  // key specs: no command here takes keys
+    reply.set(0);  // key specs: not described (first/last/step above give the key positions)
     if (spec.subcommands.empty()) {
         reply.set(0);
     } else {
