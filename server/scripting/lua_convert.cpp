@@ -157,10 +157,10 @@ void push_error_table(lua_State* lua, std::string_view error) {
     lua_setfield(lua, -2, "err");
 }
 
-std::string number_argument(lua_Number number) {
+void push_number_argument(lua_State* lua, lua_Number number) {
     char text[64];
     const int length = std::snprintf(text, sizeof text, "%.17g", static_cast<double>(number));
-    return std::string(text, static_cast<size_t>(length));
+    lua_pushlstring(lua, text, static_cast<size_t>(length));
 }
 
 int64_t number_to_integer(lua_Number number) {

@@ -34,9 +34,9 @@ void write_lua_as_resp(lua_State* lua, protocol::ReplyWriter& reply, bool script
 /// put in front). Trailing CR and LF are dropped.
 void push_error_table(lua_State* lua, std::string_view error);
 
-/// A Lua number as redis.call passes it to a command: C's "%.17g" (3.5 -> "3.5",
-/// 0.1 -> "0.10000000000000001", 1e20 -> "1e+20").
-std::string number_argument(lua_Number number);
+/// Pushes the text of a Lua number as redis.call passes it to a command: C's "%.17g"
+/// (3.5 -> "3.5", 0.1 -> "0.10000000000000001", 1e20 -> "1e+20").
+void push_number_argument(lua_State* lua, lua_Number number);
 
 /// A Lua number as an integer reply: truncated toward zero; NaN and values out of range give
 /// INT64_MIN, as the x86 conversion Redis relies on does.

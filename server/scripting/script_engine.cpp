@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <exception>
 #include <lua.hpp>
 #include <string>
@@ -373,13 +374,6 @@ void make_readonly_proxy(lua_State* lua) {
     lua_remove(lua, -2);
 }
 
-/// The three pieces of an argument list for a command, held where Lua cannot unwind past
-/// their destructors.
-struct CallArguments {
-    std::vector<std::string> owned;
-    std::vector<std::string_view> views;
-};
-
 }  // namespace
 
 std::string sha1_hex(std::string_view data) {
@@ -688,29 +682,30 @@ enum class CallOutcome { reply, error };
 /// Checks and runs one command for redis.call, in Redis's order: arguments, existence, arity,
 /// noscript, writes in a read-only script. Pushes the reply (or the error table) onto the Lua
 /// stack. Holds every C++ object, so the caller may raise a Lua error once it returns.
-CallOutcome run_command(lua_State* lua, CommandContext& caller, bool read_only, bool resp3) {
+CallOutcome run_command(lua_State* lua, CommandContext& caller, bool read_only, bool resp3,
+                        std::vector<std::string_view>& arguments, std::string& replies) {
     const int argc = lua_gettop(lua);
     if (argc == 0) {
         push_error_table(lua, "Please specify at least one argument for this redis lib call");
         return CallOutcome::error;
     }
-    CallArguments arguments;
-    arguments.owned.reserve(static_cast<size_t>(argc));
+    // The arguments are viewed where Lua holds them, on its stack; a number is replaced there
+    // by its text first.
+    arguments.clear();
     for (int i = 1; i <= argc; ++i) {
         const int type = lua_type(lua, i);
         if (type == LUA_TNUMBER) {
-            arguments.owned.push_back(number_argument(lua_tonumber(lua, i)));
-        } else if (type == LUA_TSTRING) {
-            size_t length = 0;
-            const char* data = lua_tolstring(lua, i, &length);
-            arguments.owned.emplace_back(data, length);
-        } else {
+            push_number_argument(lua, lua_tonumber(lua, i));
+            lua_replace(lua, i);
+        } else if (type != LUA_TSTRING) {
             push_error_table(lua, "Lua redis lib command arguments must be strings or integers");
             return CallOutcome::error;
         }
+        size_t length = 0;
+        const char* data = lua_tolstring(lua, i, &length);
+        arguments.emplace_back(data, length);
     }
-    for (const std::string& argument : arguments.owned) arguments.views.push_back(argument);
-    const std::span<const std::string_view> args = arguments.views;
+    const std::span<const std::string_view> args = arguments;
 
     const CommandSpec* spec = find_command(args[0]);
     if (spec && !spec->subcommands.empty() && args.size() >= 2)
@@ -730,7 +725,7 @@ CallOutcome run_command(lua_State* lua, CommandContext& caller, bool read_only, 
         push_error_table(lua, refusal);
         return CallOutcome::error;
     }
-    std::string replies;
+    replies.clear();
     protocol::ReplyWriter writer(
         replies, resp3 ? protocol::RespVersion::resp3 : protocol::RespVersion::resp2);
     CommandContext context{caller.server, caller.session, args, writer};
@@ -751,7 +746,8 @@ int ScriptEngine::call_command(lua_State* lua, bool raise_errors) {
     ScriptEngine& engine = engine_of(lua);
     if (!engine.run_) return raise_error_table(lua, "redis.call is only available in a script");
     const Run& run = *engine.run_;
-    const CallOutcome outcome = run_command(lua, *run.caller, run.read_only, run.resp3);
+    const CallOutcome outcome = run_command(lua, *run.caller, run.read_only, run.resp3,
+                                            engine.call_arguments_, engine.call_reply_);
     if (outcome == CallOutcome::error && raise_errors) return lua_error(lua);
     return 1;
 }

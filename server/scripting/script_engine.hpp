@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "server/command_table.hpp"
 
@@ -90,6 +91,10 @@ class ScriptEngine {
     int globals_ref_ = 0;  ///< the real globals table behind the read-only proxy
     std::unordered_map<std::string, Script> scripts_;
     Run* run_ = nullptr;
+    // redis.call's argument views and reply buffer, reused from call to call (a command run
+    // by a script cannot run another script, so calls never nest).
+    std::vector<std::string_view> call_arguments_;
+    std::string call_reply_;
     uint64_t random_state_ = 0x1234ABCD330EULL;
 };
 

@@ -156,13 +156,20 @@ TEST_CASE("error tables keep a reply's code or add ERR") {
 }
 
 TEST_CASE("numbers passed to redis.call are printed as %.17g") {
-    CHECK(number_argument(12) == "12");
-    CHECK(number_argument(3.5) == "3.5");
-    CHECK(number_argument(0.1) == "0.10000000000000001");
-    CHECK(number_argument(1e20) == "1e+20");
-    CHECK(number_argument(-0.5) == "-0.5");
-    CHECK(number_argument(123456.789) == "123456.789");
-    CHECK(number_argument(HUGE_VAL) == "inf");
+    LuaState lua;
+    const auto text_of = [&](lua_Number number) {
+        push_number_argument(lua.get(), number);
+        std::string text = lua_tostring(lua.get(), -1);
+        lua_pop(lua.get(), 1);
+        return text;
+    };
+    CHECK(text_of(12) == "12");
+    CHECK(text_of(3.5) == "3.5");
+    CHECK(text_of(0.1) == "0.10000000000000001");
+    CHECK(text_of(1e20) == "1e+20");
+    CHECK(text_of(-0.5) == "-0.5");
+    CHECK(text_of(123456.789) == "123456.789");
+    CHECK(text_of(HUGE_VAL) == "inf");
     CHECK(number_to_integer(-0.9) == 0);
     CHECK(number_to_integer(9.2e18) == 9200000000000000000LL);
     CHECK(number_to_integer(-1e19) == INT64_MIN);
