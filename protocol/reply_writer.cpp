@@ -1,6 +1,7 @@
 #include "protocol/reply_writer.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 
 namespace backplane::protocol {
@@ -90,6 +91,17 @@ void ReplyWriter::verbatim(std::string_view text) {
         out_.append("\r\n");
     } else {
         bulk(text);
+    }
+}
+
+void ReplyWriter::double_value(double value) {
+    char text[32];
+    const int length = std::snprintf(text, sizeof text, "%.17g", value);
+    const std::string_view formatted(text, static_cast<size_t>(length));
+    if (version_ == RespVersion::resp3) {
+        line(',', formatted);
+    } else {
+        bulk(formatted);
     }
 }
 

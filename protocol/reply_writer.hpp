@@ -44,6 +44,9 @@ class ReplyWriter {
     /// `=15\r\ntxt:hello world\r\n` in RESP3, a bulk string in RESP2.
     void verbatim(std::string_view text);
 
+    /// `,0.5\r\n` in RESP3, `$3\r\n0.5\r\n` in RESP2: Redis's `%.17g` (ACL LOG's age).
+    void double_value(double value);
+
     /// Bytes that bulk(value) appends for a value of `length` bytes.
     static size_t bulk_size(size_t length);
 

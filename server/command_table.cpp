@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "server/acl.hpp"
 #include "server/commands/commands.hpp"
 #include "server/server.hpp"
 #include "server/session.hpp"
@@ -218,6 +219,8 @@ const CommandSpec command_table[] = {
      "@slow @connection", "Get array of Redis command details", "2.8.13", "server"},
     {"cluster", "cluster", -2, 0, nullptr, cluster_subcommands(), "", "@slow",
      "A container for cluster commands", "3.0.0", "cluster"},
+    {"acl", "acl", -2, 0, nullptr, acl_subcommands(), "", "@slow",
+     "A container for Access List Control commands", "6.0.0", "server"},
 };
 
 /// Lowercases `name` into `buffer`; false when it is too long to be any command's name.
@@ -349,6 +352,10 @@ void dispatch(CommandContext& context) {
         context.reply.error("NOAUTH Authentication required.");
         return;
     }
+    // Free for users allowed everything (the default user), so PUBLISH pays nothing.
+    const AclUser& user = context.session.user();
+    if (!(user.all_commands && user.all_keys && user.all_channels) && !acl_permits(context, *spec))
+        return;
     if (context.session.in_subscribed_mode() && !(spec->flags & allowed_when_subscribed)) {
         context.reply.error(fmt::format(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "

@@ -43,6 +43,10 @@ struct Config {
     std::string logfile;
     std::string pidfile;
     bool replica_read_only = true;
+    /// `user <name> <rule> ...` lines, each as its words (`user` included), in file order.
+    std::vector<std::vector<std::string>> users;
+    /// acl-pubsub-default: new users get `allchannels` instead of `resetchannels`.
+    bool acl_pubsub_default_allchannels = false;
     std::string config_file;  ///< absolute path of the file read at startup, if any
 };
 

@@ -36,6 +36,11 @@ std::span<const CommandSpec> client_subcommands();
 std::span<const CommandSpec> config_subcommands();
 std::span<const CommandSpec> command_subcommands();
 std::span<const CommandSpec> cluster_subcommands();
+std::span<const CommandSpec> acl_subcommands();
+
+/// Checks the session's ACL user may run `spec` with these arguments; if not, replies
+/// `-NOPERM ...`, writes the ACL log and returns false.
+bool acl_permits(CommandContext& context, const CommandSpec& spec);
 
 /// Replies with Redis's HELP layout: `<NAME> <subcommand> [<arg> [value] [opt] ...].
 /// Subcommands are:`, the given lines, then `HELP` / `    Prints this help.`, each as a
