@@ -576,15 +576,14 @@ std::optional<std::string> check_config_user(const std::vector<std::string>& wor
         if (previous[1] == words[1])
             return fmt::format("Error in user declaration '{}': {}", words[1], duplicate_user);
     }
-    // Like Redis, a bad rule is reported under the line's first word; unknown commands are
-    // only reported when the users are created.
-    if (words[1].find_first_of(std::string_view(" \0", 2)) != std::string::npos)
-        return fmt::format("Error in user declaration '{}': {}", words[0], syntax_error);
+    // Like Redis, a bad rule at words[i] is reported under words[i - 2] (an off-by-two in
+    // redis.conf parsing kept for exactness); unknown commands are only reported when the
+    // users are created.
     AclUser scratch = make_acl_user(words[1], false);
     for (size_t i = 2; i < words.size(); ++i) {
         auto error = apply_acl_rule(scratch, words[i], false);
         if (error && *error != unknown_name)
-            return fmt::format("Error in user declaration '{}': {}", words[0], *error);
+            return fmt::format("Error in user declaration '{}': {}", words[i - 2], *error);
     }
     return std::nullopt;
 }
@@ -592,6 +591,7 @@ std::optional<std::string> check_config_user(const std::vector<std::string>& wor
 std::optional<std::string> load_config_users(AclUsers& users,
                                              const std::vector<std::vector<std::string>>& lines) {
     for (const auto& words : lines) {
+        if (words[1].find(' ') != std::string::npos) return "Spaces not allowed in ACL usernames";
         std::shared_ptr<AclUser> user = users.find(words[1]);
         AclUser updated = user ? *user : make_acl_user(words[1], users.pubsub_default_allchannels);
         // Only `default` exists already; like Redis, its line starts from `reset`.

@@ -59,8 +59,8 @@ TEST_CASE("acl: the default user") {
     CHECK_FALSE(users.auth_required());
     users.set_default_password("s3cret");
     CHECK(users.auth_required());
-    CHECK(describe_acl_user(user) == "user default on #" + password_hash("s3cret") +
-                                         " ~* &* +@all");
+    CHECK(describe_acl_user(user) ==
+          "user default on #" + password_hash("s3cret") + " ~* &* +@all");
     CHECK(users.authenticate("default", "s3cret") == users.default_user());
     CHECK(users.authenticate("default", "wrong") == nullptr);
     users.set_default_password("");
@@ -110,8 +110,9 @@ TEST_CASE("acl: key patterns") {
     CHECK(describe_keys(user_with({"%RW~*"})) == "~*");
     CHECK(describe_keys(user_with({"%R~*"})) == "%R~*");
     CHECK(describe_keys(user_with({"allkeys", "resetkeys", "~a"})) == "~a");
-    CHECK(error_of({"~*", "~x"}).starts_with("Adding a pattern after the * pattern (or the "
-                                              "'allkeys' flag)"));
+    CHECK(error_of({"~*", "~x"})
+              .starts_with("Adding a pattern after the * pattern (or the "
+                           "'allkeys' flag)"));
     CHECK(error_of({"%X~a"}) == "Syntax error");
     CHECK(error_of({"%~a"}) == "Syntax error");
     CHECK(error_of({"%RR~a"}) == "Syntax error");
@@ -122,8 +123,8 @@ TEST_CASE("acl: channel patterns") {
     CHECK(describe_channels(user) == "&app1:* &news");
     CHECK(describe_channels(user_with({"allchannels"})) == "&*");
     CHECK(describe_channels(user_with({"&*", "resetchannels"})) == "");
-    CHECK(error_of({"&*", "&x"}).starts_with(
-        "Adding a pattern after the * pattern (or the 'allchannels' flag)"));
+    CHECK(error_of({"&*", "&x"})
+              .starts_with("Adding a pattern after the * pattern (or the 'allchannels' flag)"));
     CHECK(channel_allowed(user.channel_patterns, "app1:x", false));
     CHECK(channel_allowed(user.channel_patterns, "news", false));
     CHECK_FALSE(channel_allowed(user.channel_patterns, "app2:x", false));
@@ -212,6 +213,8 @@ TEST_CASE("acl: config-file user lines") {
           "once in config files");
     CHECK(check_config_user({"user", "app1", "bogus"}, {}) ==
           "Error in user declaration 'user': Syntax error");
+    CHECK(check_config_user({"user", "app1", "on", "bogus"}, {}) ==
+          "Error in user declaration 'app1': Syntax error");
     // Unknown commands are only reported when the users are created.
     CHECK(check_config_user({"user", "app1", "+nosuch"}, {}) == std::nullopt);
     AclUsers users;
