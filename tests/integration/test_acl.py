@@ -32,7 +32,7 @@ def noperm_command(name):
 
 
 @pytest.fixture(scope="module")
-def backplane():
+def users_server():
     with tempfile.TemporaryDirectory(prefix="bpacl") as d:
         conf = Path(d) / "acl.conf"
         conf.write_text(BACKPLANE_USERS)
@@ -46,8 +46,8 @@ def login(port, user, password):
     return c
 
 
-def test_config_user_lines_define_the_users(backplane):
-    with login(backplane.port, "default", "admin-pw") as admin:
+def test_config_user_lines_define_the_users(users_server):
+    with login(users_server.port, "default", "admin-pw") as admin:
         # A `user default` line starts from `reset`, hence sanitize-payload, as in Redis.
         assert admin.call("ACL", "LIST") == (
             b"*3\r\n"
@@ -58,30 +58,30 @@ def test_config_user_lines_define_the_users(backplane):
         assert admin.call("ACL", "USERS") == b"*3\r\n" + bulk("app1") + bulk("app2") + bulk("default")
 
 
-def test_default_user_needs_its_password(backplane):
-    with Client(backplane.port) as c:
+def test_default_user_needs_its_password(users_server):
+    with Client(users_server.port) as c:
         assert c.call("PING") == NOAUTH
         assert c.call("AUTH", "wrong") == WRONGPASS
         assert c.call("AUTH", "admin-pw") == OK
         assert c.call("ACL", "WHOAMI") == bulk("default")
 
 
-def test_auth_as_a_user(backplane):
-    with Client(backplane.port) as c:
+def test_auth_as_a_user(users_server):
+    with Client(users_server.port) as c:
         assert c.call("AUTH", "app1", "app2-pw") == WRONGPASS
         assert c.call("AUTH", "nosuch", "app1-pw") == WRONGPASS
         assert c.call("PING") == NOAUTH
         assert c.call("AUTH", "app1", "app1-pw") == OK
         assert c.call("ACL", "WHOAMI") == bulk("app1")
         assert c.call("PING") == noperm_command("ping")
-    with Client(backplane.port) as c:
+    with Client(users_server.port) as c:
         reply = c.call("HELLO", "3", "AUTH", "app1", "app1-pw")
         assert reply.startswith(b"%7\r\n$6\r\nserver\r\n"), reply
         assert c.call("ACL", "WHOAMI") == bulk("app1")
 
 
-def test_client_list_shows_the_user(backplane):
-    with login(backplane.port, "app1", "app1-pw"), login(backplane.port, "default", "admin-pw") as admin:
+def test_client_list_shows_the_user(users_server):
+    with login(users_server.port, "app1", "app1-pw"), login(users_server.port, "default", "admin-pw") as admin:
         listing = admin.call("CLIENT", "LIST")
         users = re.findall(rb" user=(\S+) ", listing)
         assert sorted(users) == [b"app1", b"default"], listing
@@ -94,38 +94,38 @@ def test_client_list_shows_the_user(backplane):
     (("SSUBSCRIBE",), ("app1:x",), ("app2:x",)),
     (("PSUBSCRIBE",), ("app1:*",), ("app1:x*",)),
 ], ids=["publish", "spublish", "subscribe", "ssubscribe", "psubscribe"])
-def test_noperm_on_other_applications_channels(backplane, command, allowed, denied):
-    with login(backplane.port, "app1", "app1-pw") as c:
+def test_noperm_on_other_applications_channels(users_server, command, allowed, denied):
+    with login(users_server.port, "app1", "app1-pw") as c:
         assert c.call(*command, *denied) == NOPERM_CHANNEL
         reply = c.call(*command, *allowed)
         assert not reply.startswith(b"-"), reply
 
 
-def test_noperm_on_a_blocked_command(backplane):
-    with login(backplane.port, "app1", "app1-pw") as c:
+def test_noperm_on_a_blocked_command(users_server):
+    with login(users_server.port, "app1", "app1-pw") as c:
         assert c.call("CONFIG", "SET", "timeout", "0") == noperm_command("config|set")
         assert c.call("CLIENT", "LIST") == noperm_command("client|list")
         assert c.call("ECHO", "x") == noperm_command("echo")
         # The denial is checked after NOAUTH and before the subscribed-mode check, as in Redis.
         assert c.call("SUBSCRIBE", "app1:a") == subscribe_reply("subscribe", "app1:a", 1)
         assert c.call("ECHO", "x") == noperm_command("echo")
-    with Client(backplane.port) as c:
+    with Client(users_server.port) as c:
         assert c.call("ECHO", "x") == NOAUTH
 
 
-def test_applications_exchange_messages_on_their_own_channels(backplane):
-    with login(backplane.port, "app1", "app1-pw") as sub, login(backplane.port, "app1", "app1-pw") as pub, \
-            login(backplane.port, "app2", "app2-pw") as other:
+def test_applications_exchange_messages_on_their_own_channels(users_server):
+    with login(users_server.port, "app1", "app1-pw") as sub, login(users_server.port, "app1", "app1-pw") as pub, \
+            login(users_server.port, "app2", "app2-pw") as other:
         assert sub.call("PSUBSCRIBE", "app1:*") == subscribe_reply("psubscribe", "app1:*", 1)
         assert other.call("PUBLISH", "app1:news", "spoof") == NOPERM_CHANNEL
         assert pub.call("PUBLISH", "app1:news", "hi") == b":1\r\n"
         assert sub.read_reply() == pmessage("app1:*", "app1:news", "hi")
 
 
-def test_acl_log_records_denials(backplane):
-    with login(backplane.port, "app2", "app2-pw") as c:
+def test_acl_log_records_denials(users_server):
+    with login(users_server.port, "app2", "app2-pw") as c:
         assert c.call("PUBLISH", "app1:secret", "m") == NOPERM_CHANNEL
-    with login(backplane.port, "default", "admin-pw") as admin:
+    with login(users_server.port, "default", "admin-pw") as admin:
         entry = admin.call("ACL", "LOG", "1")
         assert entry.startswith(b"*1\r\n*14\r\n$5\r\ncount\r\n:"), entry
         assert (b"$6\r\nreason\r\n$7\r\nchannel\r\n$7\r\ncontext\r\n$8\r\ntoplevel\r\n"
