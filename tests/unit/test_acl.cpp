@@ -187,6 +187,27 @@ TEST_CASE("acl: checks follow Redis's order: command, keys, channels") {
     CHECK(denial(container, {"client", "kill", "x", "y"}) == AclDenial::command);
 }
 
+TEST_CASE("acl: key patterns are checked on a command's keys") {
+    // A keyed command shaped like Redis's SET and GET (the table may not have them yet).
+    const CommandSpec set{"set",           "set",          -3, 0,  nullptr,  {},
+                          "write denyoom", "@write @slow", "", "", "string", {1, 1, 1}};
+    const CommandSpec get{"get",           "get",         2,  0,  nullptr,  {},
+                          "readonly fast", "@read @fast", "", "", "string", {1, 1, 1}};
+    const AclUser user = user_with({"on", "+@all", "~a*", "%R~r*", "%W~w*"});
+    using Args = std::vector<std::string_view>;
+    CHECK(check_acl(user, get, Args{"get", "a1"}).denial == AclDenial::none);
+    CHECK(check_acl(user, set, Args{"set", "a1", "v"}).denial == AclDenial::none);
+    CHECK(check_acl(user, get, Args{"get", "r1"}).denial == AclDenial::none);
+    CHECK(check_acl(user, set, Args{"set", "r1", "v"}).denial == AclDenial::key);
+    CHECK(check_acl(user, set, Args{"set", "w1", "v"}).denial == AclDenial::none);
+    CHECK(check_acl(user, get, Args{"get", "w1"}).denial == AclDenial::key);
+    const AclVerdict verdict = check_acl(user, get, Args{"get", "b"});
+    CHECK(verdict.denial == AclDenial::key);
+    CHECK(verdict.arg_index == 1);
+    CHECK(check_acl(user_with({"+@all", "allkeys"}), set, Args{"set", "b", "v"}).denial ==
+          AclDenial::none);
+}
+
 TEST_CASE("acl: categories come from the command table") {
     CHECK(acl_category_names().size() == 21);
     for (const CommandSpec* spec : acl_commands()) {

@@ -92,8 +92,9 @@ TEST_CASE("reply_writer: sanitising does not touch bytes written earlier") {
 TEST_CASE("reply_writer: errors") {
     for (RespVersion v : {RespVersion::resp2, RespVersion::resp3}) {
         CAPTURE(static_cast<int>(v));
-        CHECK(encode(v, [](ReplyWriter& w) { w.error("ERR Protocol error: invalid multibulk length"); }) ==
-              "-ERR Protocol error: invalid multibulk length\r\n");
+        CHECK(encode(v, [](ReplyWriter& w) {
+                  w.error("ERR Protocol error: invalid multibulk length");
+              }) == "-ERR Protocol error: invalid multibulk length\r\n");
         CHECK(encode(v, [](ReplyWriter& w) { w.error("NOAUTH Authentication required."); }) ==
               "-NOAUTH Authentication required.\r\n");
         CHECK(encode(v, [](ReplyWriter& w) { w.error(""); }) == "-\r\n");
@@ -185,9 +186,11 @@ TEST_CASE("reply_writer: a subscribe confirmation and a pushed message") {
         w.bulk("hello");
     };
     CHECK(resp2(reply) ==
-          "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n");
+          "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$"
+          "5\r\nhello\r\n");
     CHECK(resp3(reply) ==
-          ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n");
+          ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$"
+          "5\r\nhello\r\n");
 }
 
 TEST_CASE("reply_writer: appends to existing content") {
@@ -275,4 +278,12 @@ TEST_CASE("reply_writer: write_bulk calls can be chained into one frame") {
     REQUIRE(p == buffer.get() + total);
     CHECK(std::string_view(buffer.get(), total) ==
           "*4\r\n$7\r\nmessage\r\n$2\r\nch\r\n$0\r\n\r\n$3\r\na\0b\r\n"sv);
+}
+
+TEST_CASE("reply_writer: doubles as Redis's %.17g") {
+    CHECK(encode(RespVersion::resp2, [](ReplyWriter& w) { w.double_value(0.351); }) ==
+          "$19\r\n0.35099999999999998\r\n");
+    CHECK(encode(RespVersion::resp3, [](ReplyWriter& w) { w.double_value(0.351); }) ==
+          ",0.35099999999999998\r\n");
+    CHECK(encode(RespVersion::resp3, [](ReplyWriter& w) { w.double_value(2); }) == ",2\r\n");
 }
