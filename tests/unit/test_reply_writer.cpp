@@ -92,9 +92,8 @@ TEST_CASE("reply_writer: sanitising does not touch bytes written earlier") {
 TEST_CASE("reply_writer: errors") {
     for (RespVersion v : {RespVersion::resp2, RespVersion::resp3}) {
         CAPTURE(static_cast<int>(v));
-        CHECK(encode(v, [](ReplyWriter& w) {
-                  w.error("ERR Protocol error: invalid multibulk length");
-              }) == "-ERR Protocol error: invalid multibulk length\r\n");
+        CHECK(encode(v, [](ReplyWriter& w) { w.error("ERR Protocol error: invalid multibulk length"); }) ==
+              "-ERR Protocol error: invalid multibulk length\r\n");
         CHECK(encode(v, [](ReplyWriter& w) { w.error("NOAUTH Authentication required."); }) ==
               "-NOAUTH Authentication required.\r\n");
         CHECK(encode(v, [](ReplyWriter& w) { w.error(""); }) == "-\r\n");
@@ -186,11 +185,9 @@ TEST_CASE("reply_writer: a subscribe confirmation and a pushed message") {
         w.bulk("hello");
     };
     CHECK(resp2(reply) ==
-          "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$"
-          "5\r\nhello\r\n");
+          "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n");
     CHECK(resp3(reply) ==
-          ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$"
-          "5\r\nhello\r\n");
+          ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n");
 }
 
 TEST_CASE("reply_writer: appends to existing content") {
