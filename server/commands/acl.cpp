@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -311,6 +312,30 @@ void log(CommandContext& context) {
     }
 }
 
+/// Joins the words of a `(...)` selector into one rule, as Redis does before applying them;
+/// replies with Redis's error and returns nothing for a selector left open.
+std::optional<std::vector<std::string>> merge_selectors(CommandContext& context,
+                                                        std::span<const std::string_view> words) {
+    std::vector<std::string> rules;
+    std::optional<size_t> open;
+    for (size_t i = 0; i < words.size(); ++i) {
+        const std::string_view word = words[i];
+        if (open) {
+            rules.back() += fmt::format(" {}", word);
+            if (word.ends_with(')')) open.reset();
+            continue;
+        }
+        rules.emplace_back(word);
+        if (word.starts_with('(') && !word.ends_with(')')) open = i;
+    }
+    if (open) {
+        context.reply.error(fmt::format(
+            "ERR Unmatched parenthesis in acl selector starting at '{}'.", words[*open]));
+        return std::nullopt;
+    }
+    return rules;
+}
+
 /// ACL SETUSER name [rule ...]: applies every rule or none; `+OK\r\n`. Subscribers of the user
 /// that lose access to one of their channels are closed.
 void setuser(CommandContext& context) {
@@ -321,9 +346,12 @@ void setuser(CommandContext& context) {
     }
     AclUsers& users = context.server.acl();
     const bool allchannels = context.server.config().acl_pubsub_default_allchannels;
+    std::optional<std::vector<std::string>> rules =
+        merge_selectors(context, context.args.subspan(3));
+    if (!rules) return;
     std::shared_ptr<AclUser> user = users.find(name);
     AclUser updated = user ? *user : make_acl_user(std::string(name), allchannels);
-    for (std::string_view rule : context.args.subspan(3)) {
+    for (std::string_view rule : *rules) {
         if (auto error = apply_acl_rule(updated, rule, allchannels)) {
             context.reply.error(
                 fmt::format("ERR Error in ACL SETUSER modifier '{}': {}", rule, *error));
