@@ -120,29 +120,17 @@ void set_all_commands(AclUser& user, bool allow) {
 /// Drops earlier rules that `name` (lowercase, without its sign) supersedes: the same command
 /// or category, or a subcommand or first argument of that command.
 void remove_command_rule(AclUser& user, std::string_view name) {
-    std::string kept;
-    std::string_view rest = user.command_rules;
-    while (!rest.empty()) {
-        const size_t space = rest.find(' ');
-        const std::string_view rule = rest.substr(0, space);
-        rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
-        const std::string_view existing = rule.substr(1);
-        const bool superseded =
-            existing == name || (existing.starts_with(name) && existing.size() > name.size() &&
-                                 existing[name.size()] == '|');
-        if (superseded) continue;
-        if (!kept.empty()) kept += ' ';
-        kept += rule;
-    }
-    user.command_rules = std::move(kept);
+    std::erase_if(user.command_rules, [name](const std::string& rule) {
+        const std::string_view existing = std::string_view(rule).substr(1);
+        return existing == name || (existing.starts_with(name) && existing.size() > name.size() &&
+                                    existing[name.size()] == '|');
+    });
 }
 
 void update_command_rules(AclUser& user, std::string_view name, bool allow) {
     const std::string lower = lowercase(name);
     remove_command_rule(user, lower);
-    if (!user.command_rules.empty()) user.command_rules += ' ';
-    user.command_rules += allow ? '+' : '-';
-    user.command_rules += lower;
+    user.command_rules.push_back((allow ? "+" : "-") + lower);
 }
 
 std::optional<std::string> apply_category(AclUser& user, std::string_view category, bool allow) {
@@ -446,7 +434,7 @@ std::string describe_channels(const AclUser& user) {
 
 std::string describe_commands(const AclUser& user) {
     std::string out = user.future_commands ? "+@all" : "-@all";
-    if (!user.command_rules.empty()) out += ' ' + user.command_rules;
+    for (const std::string& rule : user.command_rules) out += ' ' + rule;
     return out;
 }
 

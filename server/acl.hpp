@@ -47,7 +47,7 @@ struct AclUser {
     /// First arguments allowed for a command otherwise denied (`+select|0`), by command id.
     std::unordered_map<size_t, std::vector<std::string>> first_args;
     /// The command rules as given, minus those a later rule made moot (ACL LIST's tail).
-    std::string command_rules;
+    std::vector<std::string> command_rules;
     /// Every command is allowed: the check costs one test for users like `default`.
     bool all_commands = false;
 };
