@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "server/acl.hpp"
+#include "protocol/number.hpp"
 #include "server/commands/commands.hpp"
 #include "server/server.hpp"
 #include "server/session.hpp"
@@ -228,7 +230,8 @@ const CommandSpec command_table[] = {
      "@slow @scripting",
      "Execute a Lua script server side",
      "2.6.0",
-     "scripting"},
+     "scripting",
+     {0, 0, 0, 2}},
     {"evalsha",
      "evalsha",
      -3,
@@ -239,7 +242,8 @@ const CommandSpec command_table[] = {
      "@slow @scripting",
      "Execute a Lua script server side",
      "2.6.0",
-     "scripting"},
+     "scripting",
+     {0, 0, 0, 2}},
     {"eval_ro",
      "eval_ro",
      -3,
@@ -250,7 +254,8 @@ const CommandSpec command_table[] = {
      "@slow @scripting",
      "Execute a read-only Lua script server side",
      "7.0.0",
-     "scripting"},
+     "scripting",
+     {0, 0, 0, 2}},
     {"evalsha_ro",
      "evalsha_ro",
      -3,
@@ -261,7 +266,8 @@ const CommandSpec command_table[] = {
      "@slow @scripting",
      "Execute a read-only Lua script server side",
      "7.0.0",
-     "scripting"},
+     "scripting",
+     {0, 0, 0, 2}},
     {"script", "script", -2, 0, nullptr, script_subcommands(), "", "@slow",
      "A container for Lua scripts management commands", "2.6.0", "scripting"},
     {"get",
@@ -653,6 +659,8 @@ const CommandSpec command_table[] = {
      "Forget about all watched keys",
      "2.2.0",
      "transactions"},
+    {"acl", "acl", -2, 0, nullptr, acl_subcommands(), "", "@slow",
+     "A container for Access List Control commands", "6.0.0", "server"},
 };
 
 /// Lowercases `name` into `buffer`; false when it is too long to be any command's name.
@@ -747,10 +755,18 @@ bool has_redis_flag(const CommandSpec& spec, std::string_view flag) {
     return false;
 }
 
-std::vector<size_t> key_indexes(const CommandSpec& spec, size_t argc) {
+std::vector<size_t> key_indexes(const CommandSpec& spec, std::span<const std::string_view> args) {
     std::vector<size_t> indexes;
+    const auto count = static_cast<long>(args.size());
+    if (spec.keys.numkeys > 0 && spec.keys.numkeys < count) {
+        const auto numkeys = protocol::parse_int64(args[static_cast<size_t>(spec.keys.numkeys)]);
+        if (!numkeys) return indexes;
+        for (long i = spec.keys.numkeys + 1; i < count && i <= spec.keys.numkeys + *numkeys; ++i) {
+            indexes.push_back(static_cast<size_t>(i));
+        }
+        return indexes;
+    }
     if (spec.keys.first <= 0 || spec.keys.step <= 0) return indexes;
-    const auto count = static_cast<long>(argc);
     const long last = spec.keys.last < 0 ? count + spec.keys.last : spec.keys.last;
     for (long i = spec.keys.first; i <= last && i < count; i += spec.keys.step) {
         indexes.push_back(static_cast<size_t>(i));
@@ -803,6 +819,14 @@ void dispatch(CommandContext& context) {
     if (context.session.auth_required() && !(spec->flags & allowed_before_auth)) {
         reject(context, "NOAUTH Authentication required.");
         return;
+    }
+    // Free for users allowed everything (the default user), so PUBLISH pays nothing.
+    const AclUser& user = context.session.user();
+    if (!(user.all_commands && user.all_keys && user.all_channels)) {
+        if (const auto denial = acl_denial(context, *spec)) {
+            reject(context, *denial);
+            return;
+        }
     }
     if (context.session.in_subscribed_mode() && !(spec->flags & allowed_when_subscribed)) {
         reject(context, fmt::format("ERR Can't execute '{}': only (P|S)SUBSCRIBE / "

@@ -31,11 +31,13 @@ enum CommandFlag : uint32_t {
 
 /// Where a command's keys are, as COMMAND INFO reports them: arguments first..last (a negative
 /// last counts from the end, -1 being the last argument), every `step`-th one. All zero for a
-/// command without keys.
+/// command without keys. A command whose keys move (EVAL) has instead `numkeys`: the index of
+/// the argument that counts the keys following it.
 struct KeyPositions {
     int first = 0;
     int last = 0;
     int step = 0;
+    int numkeys = 0;
 };
 
 struct CommandSpec {
@@ -57,7 +59,7 @@ struct CommandSpec {
 /// True when the space-separated `redis_flags` of `spec` hold `flag` (e.g. "noscript").
 bool has_redis_flag(const CommandSpec& spec, std::string_view flag);
 /// The indexes in `args` of the keys `spec` takes, by its KeyPositions.
-std::vector<size_t> key_indexes(const CommandSpec& spec, size_t argc);
+std::vector<size_t> key_indexes(const CommandSpec& spec, std::span<const std::string_view> args);
 
 /// The top-level command called `name` (any case), or null.
 const CommandSpec* find_command(std::string_view name);

@@ -10,6 +10,7 @@
 
 #include "protocol/number.hpp"
 #include "protocol/split_args.hpp"
+#include "server/acl.hpp"
 #include "server/glob.hpp"
 
 namespace backplane {
@@ -226,6 +227,17 @@ const Directive directives[] = {
     {"replica-read-only", true, false,
      [](Config& c, std::string_view v) { return parse_bool(v, c.replica_read_only); },
      [](const Config& c) { return std::string(c.replica_read_only ? "yes" : "no"); }},
+    {"acl-pubsub-default", true, false,
+     [](Config& c, std::string_view v) -> Error {
+         const std::string word = lowercase(v);
+         if (word != "allchannels" && word != "resetchannels")
+             return "argument(s) must be one of the following: allchannels, resetchannels";
+         c.acl_pubsub_default_allchannels = word == "allchannels";
+         return std::nullopt;
+     },
+     [](const Config& c) {
+         return std::string(c.acl_pubsub_default_allchannels ? "allchannels" : "resetchannels");
+     }},
     {"slave-read-only", true, false,
      [](Config& c, std::string_view v) { return parse_bool(v, c.replica_read_only); },
      [](const Config& c) { return std::string(c.replica_read_only ? "yes" : "no"); }},
@@ -292,6 +304,13 @@ void apply_config_text(Config& config, std::string_view text, const std::string&
         }
         const std::string_view trimmed =
             line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+        if (lowercase(words[0]) == "user" && words.size() >= 2) {
+            std::vector<std::string> user_line(words.begin(), words.end());
+            if (auto error = check_config_user(user_line, config.users))
+                fail(source, line_number, trimmed, *error);
+            config.users.push_back(std::move(user_line));
+            continue;
+        }
         const Directive* directive = find_directive(words[0]);
         if (!directive)
             fail(source, line_number, trimmed, "Bad directive or wrong number of arguments");

@@ -46,6 +46,10 @@ struct Config {
     /// busy-reply-threshold (alias lua-time-limit), in ms: a Lua script running longer is
     /// stopped with an error; 0 lets scripts run without limit.
     int64_t busy_reply_threshold = 5000;
+    /// `user <name> <rule> ...` lines, each as its words (`user` included), in file order.
+    std::vector<std::vector<std::string>> users;
+    /// acl-pubsub-default: new users get `allchannels` instead of `resetchannels`.
+    bool acl_pubsub_default_allchannels = false;
     std::string config_file;  ///< absolute path of the file read at startup, if any
 };
 

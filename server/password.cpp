@@ -1,18 +1,20 @@
 #include "server/password.hpp"
 
-#include <openssl/crypto.h>
 #include <openssl/sha.h>
 
 namespace backplane {
 
-bool constant_time_password_equal(std::string_view candidate, std::string_view password) {
-    unsigned char candidate_digest[SHA256_DIGEST_LENGTH];
-    unsigned char password_digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(candidate.data()), candidate.size(),
-           candidate_digest);
-    SHA256(reinterpret_cast<const unsigned char*>(password.data()), password.size(),
-           password_digest);
-    return CRYPTO_memcmp(candidate_digest, password_digest, SHA256_DIGEST_LENGTH) == 0;
+std::string password_hash(std::string_view password) {
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(password.data()), password.size(), digest);
+    static constexpr char hex_digits[] = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(2 * SHA256_DIGEST_LENGTH);
+    for (unsigned char byte : digest) {
+        hex += hex_digits[byte >> 4];
+        hex += hex_digits[byte & 0xf];
+    }
+    return hex;
 }
 
 }  // namespace backplane

@@ -1,12 +1,12 @@
 #pragma once
-// Password checks that take the same time whatever the candidate shares with the password.
+// How passwords are kept: as SHA-256 digests, compared in constant time by the ACL code.
 
+#include <string>
 #include <string_view>
 
 namespace backplane {
 
-/// Compares SHA-256 digests of both strings with CRYPTO_memcmp, as Redis's ACL code compares
-/// fixed-length hashes: neither the contents nor the length of the password leak through timing.
-bool constant_time_password_equal(std::string_view candidate, std::string_view password);
+/// Lowercase hex SHA-256 of `password`: how ACL users keep passwords and show them (`#<hash>`).
+std::string password_hash(std::string_view password);
 
 }  // namespace backplane

@@ -13,7 +13,6 @@
 #include <random>
 
 #include "server/log.hpp"
-#include "server/password.hpp"
 #include "server/peer_address.hpp"
 #include "server/scripting/script_engine.hpp"
 
@@ -86,7 +85,10 @@ Server::Server(asio::io_context& io, Config config)
       signals_(io, SIGINT, SIGTERM),
       cron_timer_(io),
       started_(Clock::now()),
-      run_id_(random_run_id()) {}
+      run_id_(random_run_id()) {
+    apply_acl_config();
+    if (auto error = load_config_users(acl_, config_.users)) throw std::runtime_error(*error);
+}
 
 Server::~Server() = default;
 
@@ -266,7 +268,7 @@ void Server::admit(Socket socket, std::string peer, std::string local, bool loca
         return;
     }
     ++stats_.total_connections_received;
-    if (config_.protected_mode && config_.requirepass.empty() && !local_client) {
+    if (config_.protected_mode && acl_.default_user()->nopass && !local_client) {
         log::at(LogLevel::warning,
                 "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or "
                 "Host: commands to Redis. This is likely due to an attacker attempting to use "
@@ -329,8 +331,9 @@ uint64_t Server::add_session(Session& session) {
 
 void Server::remove_session(Session& session) { sessions_.erase(session.id()); }
 
-bool Server::password_matches(std::string_view candidate) const {
-    return constant_time_password_equal(candidate, config_.requirepass);
+void Server::apply_acl_config(bool password_changed) {
+    acl_.pubsub_default_allchannels = config_.acl_pubsub_default_allchannels;
+    if (password_changed) acl_.set_default_password(config_.requirepass);
 }
 
 void Server::schedule_flush(Session& session) {

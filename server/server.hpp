@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "server/acl.hpp"
 #include "server/channel_registry.hpp"
 #include "server/config.hpp"
 #include "server/keyspace.hpp"
@@ -64,8 +65,10 @@ class Server {
     /// Clients by id, which is also the order they connected in.
     const std::map<uint64_t, Session*>& sessions() const { return sessions_; }
 
-    /// True when `candidate` is requirepass; compares in time independent of the contents.
-    bool password_matches(std::string_view candidate) const;
+    AclUsers& acl() { return acl_; }
+    /// Brings the users in line with the configuration: acl-pubsub-default, and, when
+    /// `password_changed`, requirepass as the default user's password (as Redis does).
+    void apply_acl_config(bool password_changed = true);
 
     /// Writes `session`'s output at the end of this event-loop turn, together with everyone
     /// else's, so messages published in one batch of requests share one write per subscriber.
@@ -97,6 +100,7 @@ class Server {
     Config config_;
     ChannelRegistry registry_;
     Keyspace keyspace_;
+    AclUsers acl_;
     ServerStats stats_;
     std::unique_ptr<scripting::ScriptEngine> scripts_;
     std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> tcp_acceptors_;

@@ -30,7 +30,8 @@ Session::Session(Server& server, Socket socket, std::string peer, std::string lo
       peer_(std::move(peer)),
       local_(std::move(local)),
       unix_socket_(unix_socket),
-      authenticated_(server.config().requirepass.empty()),
+      authenticated_(!server.acl().auth_required()),
+      user_(server.acl().default_user()),
       created_(Clock::now()),
       last_interaction_(created_),
       transaction_(server.keyspace()) {
@@ -70,9 +71,7 @@ void Session::close_soon() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->stop(); });
 }
 
-bool Session::auth_required() const {
-    return !authenticated_ && !server_.config().requirepass.empty();
-}
+bool Session::auth_required() const { return !authenticated_ && server_.acl().auth_required(); }
 
 asio::awaitable<void> Session::reader() {
     while (!stopped_ && !closing_) {
@@ -323,7 +322,7 @@ std::string Session::describe() const {
     return fmt::format(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} "
         "ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll={} "
-        "omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         id_, peer_, local_, stopped_ ? -1 : fd_, name_,
         duration_cast<seconds>(now - created_).count(),
         duration_cast<seconds>(now - last_interaction_).count(), flags, db_, channel_count(),
@@ -332,8 +331,8 @@ std::string Session::describe() const {
         input_.size(), input_.capacity() - input_.size(), input_.capacity(), output_.frames(),
         output_.bytes(),
         sizeof(Session) + input_.capacity() + output_.bytes() + replies_.capacity(),
-        last_command_ ? last_command_->full_name : "NULL", static_cast<int>(resp_), lib_name_,
-        lib_version_);
+        last_command_ ? last_command_->full_name : "NULL", user_->name, static_cast<int>(resp_),
+        lib_name_, lib_version_);
 }
 
 }  // namespace backplane

@@ -27,6 +27,7 @@ namespace backplane {
 
 class Server;
 struct CommandSpec;
+struct AclUser;
 
 using Socket = asio::generic::stream_protocol::socket;
 using Clock = std::chrono::steady_clock;
@@ -57,8 +58,12 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     Server& server() { return server_; }
     bool authenticated() const { return authenticated_; }
     void set_authenticated(bool value) { authenticated_ = value; }
-    /// True while a password is configured and this client has not given it.
+    /// True while the default user needs a password and this client has not logged in.
     bool auth_required() const;
+    /// The ACL user this client runs commands as (`default` until AUTH names another).
+    const AclUser& user() const { return *user_; }
+    const std::shared_ptr<AclUser>& user_handle() const { return user_; }
+    void set_user(std::shared_ptr<AclUser> user) { user_ = std::move(user); }
     protocol::RespVersion resp() const { return resp_; }
     void set_resp(protocol::RespVersion version) { resp_ = version; }
     /// RESP2 clients with subscriptions may only run (un)subscribe commands, PING, QUIT, RESET.
@@ -123,6 +128,7 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
 
     protocol::RespVersion resp_ = protocol::RespVersion::resp2;
     bool authenticated_;
+    std::shared_ptr<AclUser> user_;
     bool closing_ = false;  // close once output_ is written
     bool stopped_ = false;
     bool write_blocked_ = false;  // the socket is full; a writer waits for it

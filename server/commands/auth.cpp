@@ -18,13 +18,18 @@ namespace {
 constexpr std::string_view wrong_password =
     "WRONGPASS invalid username-password pair or user is disabled.";
 
-/// Redis's ACLAuthenticateUser() with only the default user: without a password any password
-/// logs in; with one, it must match. Success authenticates the session; failure leaves an
-/// earlier login in place.
+/// Redis's ACLAuthenticateUser(): an enabled user with a matching password (or `nopass`)
+/// becomes the session's user. A failure is written to the ACL log and leaves an earlier
+/// login in place.
 bool authenticate(CommandContext& context, std::string_view user, std::string_view password) {
-    const Server& server = context.server;
-    if (user != "default") return false;
-    if (!server.config().requirepass.empty() && !server.password_matches(password)) return false;
+    AclUsers& users = context.server.acl();
+    std::shared_ptr<AclUser> found = users.authenticate(user, password);
+    if (!found) {
+        users.log("auth", context.session.transaction().in_multi() ? "multi" : "toplevel", "AUTH",
+                  user, context.session.describe());
+        return false;
+    }
+    context.session.set_user(std::move(found));
     context.session.set_authenticated(true);
     return true;
 }
@@ -39,7 +44,7 @@ void auth(CommandContext& context) {
         context.reply.error("ERR syntax error");
         return;
     }
-    if (args.size() == 2 && context.server.config().requirepass.empty()) {
+    if (args.size() == 2 && context.server.acl().default_user()->nopass) {
         context.reply.error(
             "ERR AUTH <password> called without any password configured for the default user. "
             "Are you sure your configuration is correct?");

@@ -128,6 +128,7 @@ struct KillFilter {
     std::optional<ClientType> type;
     std::optional<std::string_view> address;
     std::optional<std::string_view> local_address;
+    const AclUser* user = nullptr;
     bool skip_me = true;
 
     bool matches(const Session& session, const Session& caller) const {
@@ -136,6 +137,7 @@ struct KillFilter {
         if (type && type_of(session) != *type) return false;
         if (address && session.peer_address() != *address) return false;
         if (local_address && session.local_address() != *local_address) return false;
+        if (user && &session.user() != user) return false;
         return true;
     }
 };
@@ -169,7 +171,8 @@ std::optional<KillFilter> parse_kill_filter(CommandContext& context) {
         } else if (equals_ignoring_case(option, "laddr")) {
             filter.local_address = value;
         } else if (equals_ignoring_case(option, "user")) {
-            if (value != "default") {
+            filter.user = context.server.acl().find(value).get();
+            if (!filter.user) {
                 context.reply.error(fmt::format("ERR No such user '{}'", value));
                 return std::nullopt;
             }

@@ -1,7 +1,9 @@
 #pragma once
 // Handlers and subcommand tables of each command family, one file per family.
 
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "server/command_table.hpp"
@@ -81,6 +83,12 @@ std::span<const CommandSpec> config_subcommands();
 std::span<const CommandSpec> command_subcommands();
 std::span<const CommandSpec> cluster_subcommands();
 std::span<const CommandSpec> script_subcommands();
+std::span<const CommandSpec> acl_subcommands();
+
+/// The `NOPERM ...` error when the session's ACL user may not run `spec` with these arguments
+/// (the denial is written to the ACL log, in the "multi" context inside MULTI); nothing when
+/// it may.
+std::optional<std::string> acl_denial(CommandContext& context, const CommandSpec& spec);
 
 /// Replies with Redis's HELP layout: `<NAME> <subcommand> [<arg> [value] [opt] ...].
 /// Subcommands are:`, the given lines, then `HELP` / `    Prints this help.`, each as a

@@ -2,6 +2,8 @@
 
 #include "server/config.hpp"
 
+#include <strings.h>
+
 #include "server/commands/commands.hpp"
 #include "server/log.hpp"
 #include "server/server.hpp"
@@ -38,6 +40,10 @@ void set(CommandContext& context) {
         return;
     }
     log::set_level(config.loglevel);
+    bool password_named = false;
+    for (size_t i = 2; i < context.args.size(); i += 2)
+        password_named |= strcasecmp(std::string(context.args[i]).c_str(), "requirepass") == 0;
+    context.server.apply_acl_config(password_named);
     context.reply.simple("OK");
 }
 

@@ -49,7 +49,8 @@ void reset(CommandContext& context) {
     session.set_resp(protocol::RespVersion::resp2);
     session.set_db(0);
     session.set_name({});
-    session.set_authenticated(context.server.config().requirepass.empty());
+    session.set_authenticated(!context.server.acl().auth_required());
+    session.set_user(context.server.acl().default_user());
     context.reply.simple("RESET");
 }
 

@@ -16,6 +16,7 @@ extern "C" {
 #include <lua-cjson.h>
 }
 
+#include "server/acl.hpp"
 #include "server/config.hpp"
 #include "server/log.hpp"
 #include "server/scripting/lua_convert.hpp"
@@ -679,8 +680,42 @@ namespace {
 
 enum class CallOutcome { reply, error };
 
+/// Redis's refusal when the script's user may not run `spec` with `args` (written to the ACL
+/// log in the "lua" context), or null when it may.
+const char* acl_refusal(CommandContext& caller, const CommandSpec& spec,
+                        std::span<const std::string_view> args) {
+    const AclUser& user = caller.session.user();
+    if (user.all_commands && user.all_keys && user.all_channels) return nullptr;
+    const AclVerdict verdict = check_acl(user, spec, args);
+    const char* refusal = nullptr;
+    std::string_view reason, object;
+    switch (verdict.denial) {
+        case AclDenial::none:
+            return nullptr;
+        case AclDenial::command:
+            refusal = "The user executing the script can't run this command or subcommand";
+            reason = "command";
+            object = spec.full_name;
+            break;
+        case AclDenial::key:
+            refusal = "The user executing the script can't access at least one of the keys "
+                      "mentioned in the command arguments";
+            reason = "key";
+            object = args[verdict.arg_index];
+            break;
+        case AclDenial::channel:
+            refusal = "The user executing the script can't publish to the channel mentioned in "
+                      "the command";
+            reason = "channel";
+            object = args[verdict.arg_index];
+            break;
+    }
+    caller.server.acl().log(reason, "lua", object, user.name, caller.session.describe());
+    return refusal;
+}
+
 /// Checks and runs one command for redis.call, in Redis's order: arguments, existence, arity,
-/// noscript, writes in a read-only script. Pushes the reply (or the error table) onto the Lua
+/// noscript, ACL, writes in a read-only script. Pushes the reply (or the error table) onto the Lua
 /// stack. Holds every C++ object, so the caller may raise a Lua error once it returns.
 CallOutcome run_command(lua_State* lua, CommandContext& caller, bool read_only, bool resp3,
                         std::vector<std::string_view>& arguments, std::string& replies) {
@@ -718,6 +753,8 @@ CallOutcome run_command(lua_State* lua, CommandContext& caller, bool read_only, 
         refusal = "Wrong number of args calling Redis command from script";
     } else if (has_redis_flag(*spec, "noscript") || !spec->handler) {
         refusal = "This Redis command is not allowed from script";
+    } else if (const char* denial = acl_refusal(caller, *spec, args)) {
+        refusal = denial;
     } else if (read_only && has_redis_flag(*spec, "write")) {
         refusal = "Write commands are not allowed from read-only scripts.";
     }

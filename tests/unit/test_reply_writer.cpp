@@ -276,3 +276,11 @@ TEST_CASE("reply_writer: write_bulk calls can be chained into one frame") {
     CHECK(std::string_view(buffer.get(), total) ==
           "*4\r\n$7\r\nmessage\r\n$2\r\nch\r\n$0\r\n\r\n$3\r\na\0b\r\n"sv);
 }
+
+TEST_CASE("reply_writer: doubles as Redis's %.17g") {
+    CHECK(encode(RespVersion::resp2, [](ReplyWriter& w) { w.double_value(0.351); }) ==
+          "$19\r\n0.35099999999999998\r\n");
+    CHECK(encode(RespVersion::resp3, [](ReplyWriter& w) { w.double_value(0.351); }) ==
+          ",0.35099999999999998\r\n");
+    CHECK(encode(RespVersion::resp3, [](ReplyWriter& w) { w.double_value(2); }) == ",2\r\n");
+}
