@@ -88,20 +88,22 @@ void Database::for_each_live_key(int64_t now,
     }
 }
 
-void Database::touch(std::string_view key) {
-    if (owner_) owner_->touch(index_, key);
+void Database::touch_watched(std::string_view key) {
+    const auto it = watched_.find(key);
+    if (it == watched_.end()) return;
+    for (Watcher* watcher : it->second) watcher->dirty = true;
 }
 
-Keyspace::Keyspace(size_t databases) : databases_(databases), watched_(databases) {
-    for (size_t i = 0; i < databases; ++i) {
-        databases_[i].owner_ = this;
-        databases_[i].index_ = i;
-    }
+Database& Keyspace::db(size_t index) {
+    const auto [it, created] = databases_.try_emplace(index);
+    if (created) it->second.owner_ = this;
+    return it->second;
 }
 
 bool Keyspace::watch(size_t db, std::string_view key, Watcher& watcher) {
-    auto it = watched_[db].find(key);
-    if (it == watched_[db].end()) it = watched_[db].emplace(std::string(key), 0).first;
+    auto& watched = this->db(db).watched_;
+    auto it = watched.find(key);
+    if (it == watched.end()) it = watched.emplace(std::string(key), 0).first;
     auto& watchers = it->second;
     if (std::find(watchers.begin(), watchers.end(), &watcher) != watchers.end()) return false;
     watchers.push_back(&watcher);
@@ -109,35 +111,31 @@ bool Keyspace::watch(size_t db, std::string_view key, Watcher& watcher) {
 }
 
 void Keyspace::unwatch(size_t db, std::string_view key, Watcher& watcher) {
-    const auto it = watched_[db].find(key);
-    if (it == watched_[db].end()) return;
+    auto& watched = this->db(db).watched_;
+    const auto it = watched.find(key);
+    if (it == watched.end()) return;
     auto& watchers = it->second;
     watchers.erase(std::remove(watchers.begin(), watchers.end(), &watcher), watchers.end());
-    if (watchers.empty()) watched_[db].erase(it);
-}
-
-void Keyspace::touch_watched(size_t db, std::string_view key) {
-    const auto it = watched_[db].find(key);
-    if (it == watched_[db].end()) return;
-    for (Watcher* watcher : it->second) watcher->dirty = true;
+    if (watchers.empty()) watched.erase(it);
 }
 
 void Keyspace::flush(size_t db) {
+    Database& database = this->db(db);
     // As Redis's touchAllWatchedKeysInDb: only watched keys the flush removes count as changed.
     // An entry that expired after WATCH counts too (EXEC would have seen it expire).
-    for (auto& [key, watchers] : watched_[db]) {
-        if (!databases_[db].entries_.contains(key)) continue;
+    for (auto& [key, watchers] : database.watched_) {
+        if (!database.entries_.contains(key)) continue;
         for (Watcher* watcher : watchers) watcher->dirty = true;
     }
-    databases_[db].clear();
+    database.clear();
 }
 
 void Keyspace::flush_all() {
-    for (size_t db = 0; db < databases_.size(); ++db) flush(db);
+    for (auto& entry : databases_) flush(entry.first);
 }
 
 void Keyspace::expire_some(int64_t now, size_t limit) {
-    for (Database& database : databases_) expired_keys += database.expire_some(now, limit);
+    for (auto& entry : databases_) expired_keys += entry.second.expire_some(now, limit);
 }
 
 }  // namespace backplane

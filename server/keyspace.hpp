@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -67,35 +68,42 @@ class Database {
   private:
     friend class Keyspace;
     using Map = std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>>;
+    using WatchMap =
+        std::unordered_map<std::string, std::vector<Watcher*>, KeyHash, std::equal_to<>>;
     void remove(Map::iterator it);
-    /// Marks the watchers of `key` dirty.
-    void touch(std::string_view key);
+    /// Marks the watchers of `key` dirty; one emptiness test when nobody watches.
+    void touch(std::string_view key) {
+        if (!watched_.empty()) touch_watched(key);
+    }
+    void touch_watched(std::string_view key);
 
     class Keyspace* owner_ = nullptr;
-    size_t index_ = 0;
     Map entries_;
     // Keys with an expiry, soonest first; the views point into entries_'s (stable) nodes.
     std::set<std::pair<int64_t, std::string_view>> by_expiry_;
+    // Key -> the watchers of that key; usually empty.
+    WatchMap watched_;
 };
 
 class Keyspace {
   public:
-    explicit Keyspace(size_t databases);
+    /// `databases` is the configured count; a database is created when first used, so a huge
+    /// `databases` setting costs nothing until SELECTed.
+    explicit Keyspace(size_t databases) : database_count_(databases) {}
     Keyspace(const Keyspace&) = delete;
     Keyspace& operator=(const Keyspace&) = delete;
 
-    Database& db(size_t index) { return databases_[index]; }
-    size_t database_count() const { return databases_.size(); }
+    /// Database `index` (below database_count()), created empty on first use.
+    Database& db(size_t index);
+    size_t database_count() const { return database_count_; }
+    /// The databases used so far, by index.
+    const std::map<size_t, Database>& used_databases() const { return databases_; }
 
     /// Registers `watcher` on `key` of database `db`; false when it already was. (Costs the
     /// number of watchers of that key, not the number of keys the watcher watches.)
     bool watch(size_t db, std::string_view key, Watcher& watcher);
     /// Removes `watcher` from `key` of database `db`.
     void unwatch(size_t db, std::string_view key, Watcher& watcher);
-    /// Marks every watcher of `key` in `db` dirty (SET, INCR, DEL, EXPIRE, expiry...).
-    void touch(size_t db, std::string_view key) {
-        if (!watched_[db].empty()) touch_watched(db, key);
-    }
     /// Empties database `db` (FLUSHDB), dirtying the watchers of the keys it held.
     void flush(size_t db);
     /// Empties every database (FLUSHALL).
@@ -109,13 +117,9 @@ class Keyspace {
     uint64_t misses = 0;
 
   private:
-    void touch_watched(size_t db, std::string_view key);
-
-    using WatchMap =
-        std::unordered_map<std::string, std::vector<Watcher*>, KeyHash, std::equal_to<>>;
-    std::vector<Database> databases_;
-    // Per database: key -> the watchers of that key; usually empty.
-    std::vector<WatchMap> watched_;
+    size_t database_count_;
+    // Nodes never move, so each Database keeps its address (sessions' watchers rely on it).
+    std::map<size_t, Database> databases_;
 };
 
 }  // namespace backplane

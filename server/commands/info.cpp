@@ -164,12 +164,10 @@ void empty_section(Server&, std::string&) {}
 
 /// `db0:keys=1,expires=0,avg_ttl=0` for every database holding keys.
 void keyspace_section(Server& server, std::string& out) {
-    Keyspace& keyspace = server.keyspace();
     const int64_t now = unix_time_ms();
-    for (size_t i = 0; i < keyspace.database_count(); ++i) {
-        const Database& db = keyspace.db(i);
+    for (const auto& [index, db] : server.keyspace().used_databases()) {
         if (db.size() == 0) continue;
-        field(out, "db{}:keys={},expires={},avg_ttl={}", i, db.size(), db.expires(),
+        field(out, "db{}:keys={},expires={},avg_ttl={}", index, db.size(), db.expires(),
               db.average_ttl(now));
     }
 }

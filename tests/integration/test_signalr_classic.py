@@ -317,3 +317,17 @@ def test_client_list_shows_transaction_state(plain):
         assert a.call("EXEC") == ABORTED
         line = next(l for l in b.call("CLIENT", "LIST").split(b"\n") if b"name=txn " in l)
         assert b" flags=N " in line and b" multi=-1 " in line and b" cmd=exec " in line, line
+
+
+def test_huge_databases_setting_costs_nothing_until_used(start):
+    """Databases are created on first use: `databases 2000000000` starts, and the last one
+    works. (redis-server itself allocates them all up front and cannot start with this.)"""
+    if AGAINST_REDIS:
+        pytest.skip("redis-server allocates every database at startup")
+    server = start(databases=2000000000)
+    with Client(server.port) as c:
+        assert c.call("SELECT", "1999999999") == OK
+        assert c.call("SET", "k", "v") == OK
+        assert c.call("GET", "k") == bulk("v")
+        assert b"db1999999999:keys=1,expires=0,avg_ttl=0\r\n" in c.call("INFO", "keyspace")
+        assert c.call("SELECT", "2000000000") == b"-ERR DB index is out of range\r\n"

@@ -35,6 +35,15 @@ TEST_CASE("keyspace: databases are separate") {
     CHECK(keyspace.db(2).size() == 0);
 }
 
+TEST_CASE("keyspace: databases exist once used") {
+    Keyspace keyspace(2000000000);
+    CHECK(keyspace.database_count() == 2000000000);
+    CHECK(keyspace.used_databases().empty());
+    keyspace.db(1999999999).set("k", "v", false);
+    CHECK(keyspace.used_databases().size() == 1);
+    CHECK(&keyspace.db(1999999999) == &keyspace.used_databases().at(1999999999));
+}
+
 TEST_CASE("keyspace: lazy expiry deletes on lookup and counts") {
     Keyspace keyspace(1);
     Database& db = keyspace.db(0);
