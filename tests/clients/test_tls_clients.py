@@ -67,7 +67,9 @@ def test_redis_cli_without_client_certificate_is_refused(certs, servers):
     mine = cli(*tls_args(certs, ours, cert=False), "PING")
     reference = cli(*tls_args(certs, theirs, cert=False), "PING")
     assert b"PONG" not in mine.stdout and b"PONG" not in reference.stdout
-    assert mine.returncode == reference.returncode
+    # Both fail; whether redis-cli prints "Server closed the connection" or dies of SIGPIPE
+    # depends on whether its PING is written before the server's close arrives.
+    assert mine.returncode != 0 and reference.returncode != 0
 
 
 def test_redis_cli_tls_subscriber_gets_plain_publisher_messages(certs, servers):
