@@ -217,7 +217,8 @@ std::optional<std::string> Server::apply_listener_changes(const Config& previous
 }
 
 std::optional<std::string> Server::apply_tls_changes(const Config& previous) {
-    const bool reload = tls_settings_changed(previous, config_);
+    const std::string_view changed = changed_tls_setting(previous, config_);
+    const bool reload = !changed.empty();
     if (!reload && previous.tls_port == config_.tls_port && previous.bind == config_.bind)
         return std::nullopt;
     const auto related = [](std::string_view name, std::string_view why) {
@@ -230,7 +231,7 @@ std::optional<std::string> Server::apply_tls_changes(const Config& previous) {
     if (config_.tls_port != 0 && (reload || !context)) {
         context = TlsContext::create(config_);
         if (!context) {
-            return related(previous.tls_port != config_.tls_port ? "tls-port" : "tls-cert-file",
+            return related(previous.tls_port != config_.tls_port ? "tls-port" : changed,
                            "Unable to update TLS configuration. Check server logs.");
         }
     }

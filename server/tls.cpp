@@ -180,17 +180,24 @@ std::shared_ptr<TlsContext> TlsContext::create(const Config& config) {
 
 TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
 
-bool tls_settings_changed(const Config& a, const Config& b) {
-    return a.tls_cert_file != b.tls_cert_file || a.tls_key_file != b.tls_key_file ||
-           a.tls_key_file_pass != b.tls_key_file_pass || a.tls_ca_cert_file != b.tls_ca_cert_file ||
-           a.tls_ca_cert_dir != b.tls_ca_cert_dir || a.tls_auth_clients != b.tls_auth_clients ||
-           a.tls_protocols != b.tls_protocols || a.tls_ciphers != b.tls_ciphers ||
-           a.tls_ciphersuites != b.tls_ciphersuites ||
-           a.tls_prefer_server_ciphers != b.tls_prefer_server_ciphers ||
-           a.tls_session_caching != b.tls_session_caching ||
-           a.tls_session_cache_size != b.tls_session_cache_size ||
-           a.tls_session_cache_timeout != b.tls_session_cache_timeout ||
-           a.tls_dh_params_file != b.tls_dh_params_file;
+std::string_view changed_tls_setting(const Config& a, const Config& b) {
+    if (a.tls_cert_file != b.tls_cert_file) return "tls-cert-file";
+    if (a.tls_key_file != b.tls_key_file) return "tls-key-file";
+    if (a.tls_key_file_pass != b.tls_key_file_pass) return "tls-key-file-pass";
+    if (a.tls_ca_cert_file != b.tls_ca_cert_file) return "tls-ca-cert-file";
+    if (a.tls_ca_cert_dir != b.tls_ca_cert_dir) return "tls-ca-cert-dir";
+    if (a.tls_auth_clients != b.tls_auth_clients) return "tls-auth-clients";
+    if (a.tls_protocols != b.tls_protocols) return "tls-protocols";
+    if (a.tls_ciphers != b.tls_ciphers) return "tls-ciphers";
+    if (a.tls_ciphersuites != b.tls_ciphersuites) return "tls-ciphersuites";
+    if (a.tls_prefer_server_ciphers != b.tls_prefer_server_ciphers)
+        return "tls-prefer-server-ciphers";
+    if (a.tls_session_caching != b.tls_session_caching) return "tls-session-caching";
+    if (a.tls_session_cache_size != b.tls_session_cache_size) return "tls-session-cache-size";
+    if (a.tls_session_cache_timeout != b.tls_session_cache_timeout)
+        return "tls-session-cache-timeout";
+    if (a.tls_dh_params_file != b.tls_dh_params_file) return "tls-dh-params-file";
+    return {};
 }
 
 TlsStream::TlsStream(const TlsContext& context, int fd) : ssl_(SSL_new(context.native())) {

@@ -36,8 +36,9 @@ class TlsContext {
     SSL_CTX* ctx_;
 };
 
-/// True when `config` differs from `previous` in a setting that the TLS context is built from.
-bool tls_settings_changed(const Config& previous, const Config& config);
+/// The name of the first setting the TLS context is built from that differs between the two
+/// configurations (for CONFIG SET's error), or empty when none does.
+std::string_view changed_tls_setting(const Config& previous, const Config& config);
 
 /// What a stream operation needs before it can go on.
 enum class TlsWait { none, readable, writable, failed };

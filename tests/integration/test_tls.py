@@ -352,6 +352,9 @@ def test_config_set_reloads_certificates_for_new_connections(start_tls, certs):
             b"update TLS configuration. Check server logs.\r\n")
         assert admin.call("CONFIG", "GET", "tls-cert-file") == (
             b"*2\r\n$13\r\ntls-cert-file\r\n" + bulk(certs.server2_cert))
+        assert admin.call("CONFIG", "SET", "tls-protocols", "TLSv9") == (
+            b"-ERR CONFIG SET failed (possibly related to argument 'tls-protocols') - Unable to "
+            b"update TLS configuration. Check server logs.\r\n")
         with TlsClient(server.tls_port, certs.client_context()) as again:
             assert again.call("PING") == PONG
         # tls-auth-clients applies to new connections.
