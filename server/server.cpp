@@ -319,6 +319,10 @@ asio::awaitable<void> Server::accept_failed(const asio::error_code& ec) {
 
 void Server::admit(Socket socket, std::string peer, std::string local, bool local_client,
                    bool unix_socket, bool tls) {
+    if (tls && !tls_context_) {  // accepted just as CONFIG SET tls-port 0 closed the listener
+        refuse(socket, "");
+        return;
+    }
     if (static_cast<int64_t>(sessions_.size()) >= config_.maxclients) {
         ++stats_.rejected_connections;
         refuse(socket, tls ? "" : max_clients_error);
@@ -339,7 +343,7 @@ void Server::admit(Socket socket, std::string peer, std::string local, bool loca
     const int fd = socket.native_handle();
     auto session = std::make_shared<Session>(*this, std::move(socket), std::move(peer),
                                              std::move(local), unix_socket);
-    if (tls && tls_context_) session->use_tls(std::make_unique<TlsStream>(*tls_context_, fd));
+    if (tls) session->use_tls(std::make_unique<TlsStream>(*tls_context_, fd));
     session->start();
 }
 

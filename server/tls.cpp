@@ -276,6 +276,7 @@ TlsWait TlsStream::write_staged(size_t& written) {
         return wait == TlsWait::readable ? TlsWait::failed : wait;
     }
     staged_.clear();
+    if (staged_.capacity() > 4 * tls_record_size) staged_.shrink_to_fit();  // after a big reply
     return TlsWait::none;
 }
 
