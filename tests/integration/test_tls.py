@@ -411,3 +411,20 @@ def test_many_tls_clients_pipelining(start_tls, certs):
     finally:
         for client in clients:
             client.close()
+
+
+@pytest.mark.parametrize("which, text", [
+    ("missing", "Failed to load /nonexistent/dh.pem: No such file or directory"),
+    ("not-dh", "failed to read DH params."),
+])
+def test_bad_dh_params_file_is_a_startup_error(certs, which, text):
+    path = "/nonexistent/dh.pem" if which == "missing" else certs.ca
+    argv = [str(BACKPLANE_SERVER), "--port", "0", "--tls-port", str(free_port())]
+    argv += directive_args(certs.server_directives(**{"tls-dh-params-file": path}))
+    server = ServerProcess(argv, 0, "backplane")
+    server.proc.wait(10)
+    log = server.log_text()
+    server.__exit__(None, None, None)
+    assert server.proc.returncode == 1
+    assert text in log
+    assert "Failed to configure TLS. Check logs for more info." in log
