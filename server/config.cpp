@@ -141,6 +141,22 @@ struct Directive {
     std::string (*get)(const Config&);
 };
 
+// A run-time settable string directive; `tls-protocols "TLSv1.2 TLSv1.3"` is one quoted word.
+#define TEXT_DIRECTIVE(NAME, FIELD)                      \
+    Directive {                                          \
+        NAME, true, false,                               \
+            [](Config& c, std::string_view v) -> Error { \
+                c.FIELD = v;                             \
+                return std::nullopt;                     \
+            },                                           \
+            [](const Config& c) { return c.FIELD; }      \
+    }
+#define BOOL_DIRECTIVE(NAME, FIELD)                                                              \
+    Directive {                                                                                  \
+        NAME, true, false, [](Config& c, std::string_view v) { return parse_bool(v, c.FIELD); }, \
+            [](const Config& c) { return std::string(c.FIELD ? "yes" : "no"); }                  \
+    }
+
 const Directive directives[] = {
     {"port", true, false,
      [](Config& c, std::string_view v) { return parse_integer(v, 0, 65535, c.port); },
@@ -224,6 +240,53 @@ const Directive directives[] = {
          return std::nullopt;
      },
      [](const Config& c) { return c.pidfile; }},
+    {"tls-port", true, false,
+     [](Config& c, std::string_view v) { return parse_integer(v, 0, 65535, c.tls_port); },
+     [](const Config& c) { return std::to_string(c.tls_port); }},
+    TEXT_DIRECTIVE("tls-cert-file", tls_cert_file),
+    TEXT_DIRECTIVE("tls-key-file", tls_key_file),
+    TEXT_DIRECTIVE("tls-key-file-pass", tls_key_file_pass),
+    TEXT_DIRECTIVE("tls-ca-cert-file", tls_ca_cert_file),
+    TEXT_DIRECTIVE("tls-ca-cert-dir", tls_ca_cert_dir),
+    {"tls-auth-clients", true, false,
+     [](Config& c, std::string_view v) -> Error {
+         const std::string word = lowercase(v);
+         if (word == "no") {
+             c.tls_auth_clients = TlsAuthClients::no;
+         } else if (word == "yes") {
+             c.tls_auth_clients = TlsAuthClients::yes;
+         } else if (word == "optional") {
+             c.tls_auth_clients = TlsAuthClients::optional;
+         } else {
+             return "argument(s) must be one of the following: no, yes, optional";
+         }
+         return std::nullopt;
+     },
+     [](const Config& c) {
+         constexpr std::string_view names[] = {"no", "yes", "optional"};
+         return std::string(names[static_cast<size_t>(c.tls_auth_clients)]);
+     }},
+    TEXT_DIRECTIVE("tls-protocols", tls_protocols),
+    TEXT_DIRECTIVE("tls-ciphers", tls_ciphers),
+    TEXT_DIRECTIVE("tls-ciphersuites", tls_ciphersuites),
+    BOOL_DIRECTIVE("tls-prefer-server-ciphers", tls_prefer_server_ciphers),
+    BOOL_DIRECTIVE("tls-session-caching", tls_session_caching),
+    {"tls-session-cache-size", true, false,
+     [](Config& c, std::string_view v) {
+         return parse_integer(v, 0, INT_MAX, c.tls_session_cache_size);
+     },
+     [](const Config& c) { return std::to_string(c.tls_session_cache_size); }},
+    {"tls-session-cache-timeout", true, false,
+     [](Config& c, std::string_view v) {
+         return parse_integer(v, 0, INT_MAX, c.tls_session_cache_timeout);
+     },
+     [](const Config& c) { return std::to_string(c.tls_session_cache_timeout); }},
+    TEXT_DIRECTIVE("tls-dh-params-file", tls_dh_params_file),
+    BOOL_DIRECTIVE("tls-replication", tls_replication),
+    BOOL_DIRECTIVE("tls-cluster", tls_cluster),
+    TEXT_DIRECTIVE("tls-client-cert-file", tls_client_cert_file),
+    TEXT_DIRECTIVE("tls-client-key-file", tls_client_key_file),
+    TEXT_DIRECTIVE("tls-client-key-file-pass", tls_client_key_file_pass),
     {"replica-read-only", true, false,
      [](Config& c, std::string_view v) { return parse_bool(v, c.replica_read_only); },
      [](const Config& c) { return std::string(c.replica_read_only ? "yes" : "no"); }},
@@ -252,6 +315,8 @@ const Directive directives[] = {
      },
      [](const Config& c) { return std::to_string(c.busy_reply_threshold); }},
 };
+#undef TEXT_DIRECTIVE
+#undef BOOL_DIRECTIVE
 
 const Directive* find_directive(std::string_view name) {
     const std::string lower = lowercase(name);

@@ -15,6 +15,9 @@ namespace backplane {
 
 enum class LogLevel { debug, verbose, notice, warning };
 
+/// tls-auth-clients: whether a TLS client must present a certificate signed by the CA.
+enum class TlsAuthClients { no, yes, optional };
+
 /// One class of client-output-buffer-limit: 0 disables a limit.
 struct BufferLimit {
     uint64_t hard_bytes = 0;
@@ -50,6 +53,28 @@ struct Config {
     std::vector<std::vector<std::string>> users;
     /// acl-pubsub-default: new users get `allchannels` instead of `resetchannels`.
     bool acl_pubsub_default_allchannels = false;
+    // TLS (Redis 7.0 names and defaults). tls_port 0 leaves TLS off.
+    int64_t tls_port = 0;
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    std::string tls_key_file_pass;
+    std::string tls_ca_cert_file;
+    std::string tls_ca_cert_dir;
+    TlsAuthClients tls_auth_clients = TlsAuthClients::yes;
+    std::string tls_protocols;  ///< empty: TLSv1.2 and TLSv1.3
+    std::string tls_ciphers;
+    std::string tls_ciphersuites;
+    bool tls_prefer_server_ciphers = false;
+    bool tls_session_caching = true;
+    int64_t tls_session_cache_size = 20 * 1024;
+    int64_t tls_session_cache_timeout = 300;
+    std::string tls_dh_params_file;
+    // Accepted for redis.conf compatibility; Backplane has no replication or cluster links.
+    bool tls_replication = false;
+    bool tls_cluster = false;
+    std::string tls_client_cert_file;
+    std::string tls_client_key_file;
+    std::string tls_client_key_file_pass;
     std::string config_file;  ///< absolute path of the file read at startup, if any
 };
 

@@ -95,12 +95,15 @@ Server::~Server() = default;
 void Server::start() {
     raise_open_files_limit();
     open_tcp_listeners();
+    open_tls_listeners();
     open_unix_listener();
-    if (tcp_acceptors_.empty() && !unix_acceptor_) {
+    if (tcp_acceptors_.empty() && tls_acceptors_.empty() && !unix_acceptor_) {
         throw std::runtime_error("Configured to not listen anywhere, exiting.");
     }
     write_pidfile();
     accept_on_tcp_listeners();
+    for (auto& acceptor : tls_acceptors_)
+        asio::co_spawn(io_, accept_loop(acceptor, true), asio::detached);
     if (unix_acceptor_) asio::co_spawn(io_, accept_loop(*unix_acceptor_), asio::detached);
     asio::co_spawn(io_, cron(), asio::detached);
     signals_.async_wait([this](const asio::error_code& ec, int signal) {
@@ -138,6 +141,10 @@ void Server::raise_open_files_limit() {
 
 void Server::open_tcp_listeners() {
     if (config_.port == 0) return;
+    listen_on(config_.port, tcp_acceptors_);
+}
+
+void Server::listen_on(int64_t port, TcpAcceptors& acceptors) {
     for (std::string address : config_.bind) {
         const bool optional = address.starts_with('-');
         if (optional) address.erase(0, 1);
@@ -145,22 +152,37 @@ void Server::open_tcp_listeners() {
         if (address == "::*") address = "::";
         try {
             const auto ip = asio::ip::make_address(address);
-            const tcp::endpoint endpoint(ip, static_cast<unsigned short>(config_.port));
+            const tcp::endpoint endpoint(ip, static_cast<unsigned short>(port));
             auto acceptor = std::make_shared<tcp::acceptor>(io_);
             acceptor->open(endpoint.protocol());
             acceptor->set_option(tcp::acceptor::reuse_address(true));
             if (ip.is_v6()) acceptor->set_option(asio::ip::v6_only(true));
             acceptor->bind(endpoint);
             acceptor->listen(static_cast<int>(config_.tcp_backlog));
-            tcp_acceptors_.push_back(std::move(acceptor));
+            acceptors.push_back(std::move(acceptor));
         } catch (const std::system_error& error) {
             if (optional) continue;
             throw std::runtime_error(
                 fmt::format("Warning: Could not create server TCP listening "
                             "socket {}:{}: {}",
-                            address, config_.port, error.code().message()));
+                            address, port, error.code().message()));
         }
     }
+}
+
+/// Builds the TLS context and listens on tls-port; throws when either fails.
+void Server::open_tls_listeners() {
+    if (config_.tls_port == 0) return;
+    if (!tls_context_) tls_context_ = TlsContext::create(config_);
+    if (!tls_context_)
+        throw std::runtime_error("Failed to configure TLS. Check logs for more info.");
+    listen_on(config_.tls_port, tls_acceptors_);
+}
+
+void Server::close_tls_listeners() {
+    asio::error_code ignored;
+    for (auto& acceptor : tls_acceptors_) acceptor->close(ignored);
+    tls_acceptors_.clear();
 }
 
 void Server::close_tcp_listeners() {
@@ -171,7 +193,7 @@ void Server::close_tcp_listeners() {
 
 void Server::accept_on_tcp_listeners() {
     for (auto& acceptor : tcp_acceptors_)
-        asio::co_spawn(io_, accept_loop(acceptor), asio::detached);
+        asio::co_spawn(io_, accept_loop(acceptor, false), asio::detached);
 }
 
 std::optional<std::string> Server::apply_listener_changes(const Config& previous) {
@@ -201,6 +223,48 @@ std::optional<std::string> Server::apply_listener_changes(const Config& previous
     return error;
 }
 
+std::optional<std::string> Server::apply_tls_changes(const Config& previous) {
+    const std::string_view changed = changed_tls_setting(previous, config_);
+    const bool reload = !changed.empty();
+    if (!reload && previous.tls_port == config_.tls_port && previous.bind == config_.bind)
+        return std::nullopt;
+    const auto related = [](std::string_view name, std::string_view why) {
+        return fmt::format("ERR CONFIG SET failed (possibly related to argument '{}') - {}", name,
+                           why);
+    };
+    // Like Redis: the context is only built while TLS is in use, and a failed build changes
+    // nothing.
+    std::shared_ptr<TlsContext> context = tls_context_;
+    if (config_.tls_port != 0 && (reload || !context)) {
+        context = TlsContext::create(config_);
+        if (!context) {
+            return related(previous.tls_port != config_.tls_port ? "tls-port" : changed,
+                           "Unable to update TLS configuration. Check server logs.");
+        }
+    }
+    if (previous.tls_port == config_.tls_port && previous.bind == config_.bind) {
+        tls_context_ = std::move(context);
+        return std::nullopt;
+    }
+    TcpAcceptors opened;
+    if (config_.tls_port != 0) {
+        try {
+            listen_on(config_.tls_port, opened);
+        } catch (const std::exception& failure) {
+            log::at(LogLevel::warning, "{}", failure.what());
+            asio::error_code ignored;
+            for (auto& acceptor : opened) acceptor->close(ignored);
+            return related("tls-port", "Unable to listen on this port. Check server logs.");
+        }
+    }
+    close_tls_listeners();
+    tls_acceptors_ = std::move(opened);
+    tls_context_ = config_.tls_port != 0 ? std::move(context) : nullptr;
+    for (auto& acceptor : tls_acceptors_)
+        asio::co_spawn(io_, accept_loop(acceptor, true), asio::detached);
+    return std::nullopt;
+}
+
 void Server::open_unix_listener() {
     if (config_.unixsocket.empty()) return;
     ::unlink(config_.unixsocket.c_str());
@@ -222,7 +286,7 @@ void Server::open_unix_listener() {
     unix_acceptor_ = std::move(acceptor);
 }
 
-asio::awaitable<void> Server::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
+asio::awaitable<void> Server::accept_loop(std::shared_ptr<tcp::acceptor> acceptor, bool tls) {
     while (!stopping_ && acceptor->is_open()) {
         Socket socket(io_);
         auto [ec] = co_await acceptor->async_accept(socket, as_tuple(use_awaitable));
@@ -234,7 +298,7 @@ asio::awaitable<void> Server::accept_loop(std::shared_ptr<tcp::acceptor> accepto
         set_tcp_options(socket, config_.tcp_keepalive);
         const PeerAddress peer = peer_address(socket.native_handle());
         std::string local = local_address(socket.native_handle());
-        admit(std::move(socket), peer.text, std::move(local), peer.loopback, false);
+        admit(std::move(socket), peer.text, std::move(local), peer.loopback, false, tls);
     }
 }
 
@@ -261,10 +325,14 @@ asio::awaitable<void> Server::accept_failed(const asio::error_code& ec) {
 }
 
 void Server::admit(Socket socket, std::string peer, std::string local, bool local_client,
-                   bool unix_socket) {
+                   bool unix_socket, bool tls) {
+    if (tls && !tls_context_) {  // accepted just as CONFIG SET tls-port 0 closed the listener
+        refuse(socket, "");
+        return;
+    }
     if (static_cast<int64_t>(sessions_.size()) >= config_.maxclients) {
         ++stats_.rejected_connections;
-        refuse(socket, max_clients_error);
+        refuse(socket, tls ? "" : max_clients_error);
         return;
     }
     ++stats_.total_connections_received;
@@ -275,12 +343,14 @@ void Server::admit(Socket socket, std::string peer, std::string local, bool loca
                 "Cross Protocol Scripting to compromise your Redis instance. Connection from {} "
                 "aborted.",
                 peer);
-        refuse(socket, protected_mode_error);
+        refuse(socket, tls ? "" : protected_mode_error);
         return;
     }
     log::at(LogLevel::verbose, "Accepted {}", peer);
+    const int fd = socket.native_handle();
     auto session = std::make_shared<Session>(*this, std::move(socket), std::move(peer),
                                              std::move(local), unix_socket);
+    if (tls) session->use_tls(std::make_unique<TlsStream>(*tls_context_, fd));
     session->start();
 }
 
@@ -309,6 +379,7 @@ void Server::shutdown() {
     log::at(LogLevel::warning, "User requested shutdown...");
     asio::error_code ignored;
     close_tcp_listeners();
+    close_tls_listeners();
     if (unix_acceptor_) {
         unix_acceptor_->close(ignored);
         ::unlink(config_.unixsocket.c_str());
@@ -353,6 +424,10 @@ void Server::flush_scheduled() {
 
 int64_t Server::tcp_port() const {
     return tcp_acceptors_.empty() ? 0 : tcp_acceptors_.front()->local_endpoint().port();
+}
+
+int64_t Server::tls_port() const {
+    return tls_acceptors_.empty() ? 0 : tls_acceptors_.front()->local_endpoint().port();
 }
 
 void Server::write_pidfile() const {

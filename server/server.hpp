@@ -17,6 +17,7 @@
 #include "server/config.hpp"
 #include "server/keyspace.hpp"
 #include "server/session.hpp"
+#include "server/tls.hpp"
 
 namespace backplane {
 
@@ -49,6 +50,10 @@ class Server {
     /// After CONFIG SET changed `port` or `bind`: listens on the new addresses, or, when that
     /// fails, goes back to `previous` ones and returns the error reply.
     std::optional<std::string> apply_listener_changes(const Config& previous);
+    /// After CONFIG SET changed a tls-* setting: rebuilds the TLS context (new connections use
+    /// it) and opens or closes the tls-port listeners. On failure nothing changes and the error
+    /// reply is returned.
+    std::optional<std::string> apply_tls_changes(const Config& previous);
 
     asio::io_context& io() { return io_; }
     Config& config() { return config_; }
@@ -80,18 +85,25 @@ class Server {
     const std::string& run_id() const { return run_id_; }
     /// The TCP port actually listened on (useful with port 0 in tests); 0 without TCP.
     int64_t tcp_port() const;
+    /// The TLS port actually listened on; 0 without TLS.
+    int64_t tls_port() const;
 
   private:
-    asio::awaitable<void> accept_loop(std::shared_ptr<asio::ip::tcp::acceptor> acceptor);
+    using TcpAcceptors = std::vector<std::shared_ptr<asio::ip::tcp::acceptor>>;
+    asio::awaitable<void> accept_loop(std::shared_ptr<asio::ip::tcp::acceptor> acceptor, bool tls);
     asio::awaitable<void> accept_loop(asio::local::stream_protocol::acceptor& acceptor);
     void admit(Socket socket, std::string peer, std::string local, bool local_client,
-               bool unix_socket);
+               bool unix_socket, bool tls = false);
     asio::awaitable<void> accept_failed(const asio::error_code& ec);
     asio::awaitable<void> cron();
     void raise_open_files_limit();
     void open_tcp_listeners();
     void close_tcp_listeners();
     void accept_on_tcp_listeners();
+    /// Listens on every bind address at `port` into `acceptors`; throws like open_tcp_listeners.
+    void listen_on(int64_t port, TcpAcceptors& acceptors);
+    void open_tls_listeners();
+    void close_tls_listeners();
     void open_unix_listener();
     void flush_scheduled();
     void write_pidfile() const;
@@ -103,7 +115,9 @@ class Server {
     AclUsers acl_;
     ServerStats stats_;
     std::unique_ptr<scripting::ScriptEngine> scripts_;
-    std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> tcp_acceptors_;
+    TcpAcceptors tcp_acceptors_;
+    TcpAcceptors tls_acceptors_;
+    std::shared_ptr<TlsContext> tls_context_;  // set while tls-port is open
     std::unique_ptr<asio::local::stream_protocol::acceptor> unix_acceptor_;
     asio::signal_set signals_;
     asio::steady_timer cron_timer_;

@@ -74,9 +74,14 @@ void Session::close_soon() {
 bool Session::auth_required() const { return !authenticated_ && server_.acl().auth_required(); }
 
 asio::awaitable<void> Session::reader() {
+    if (tls_ && !co_await tls_handshake()) {
+        stop();
+        co_return;
+    }
     while (!stopped_ && !closing_) {
         input_.release_if_empty();
-        auto [ec] = co_await socket_.async_wait(Socket::wait_read, as_tuple(use_awaitable));
+        const auto readiness = tls_read_wants_write_ ? Socket::wait_write : Socket::wait_read;
+        auto [ec] = co_await socket_.async_wait(readiness, as_tuple(use_awaitable));
         if (ec || stopped_) break;
         for (;;) {
             const ReadResult result = read_once();
@@ -99,7 +104,8 @@ asio::awaitable<void> Session::reader() {
 Session::ReadResult Session::read_once() {
     const std::span<char> space = input_.prepare();
     asio::error_code ec;
-    const size_t received = socket_.read_some(asio::buffer(space.data(), space.size()), ec);
+    const size_t received = tls_ ? tls_read(space, ec)
+                                 : socket_.read_some(asio::buffer(space.data(), space.size()), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) return ReadResult::drained;
     if (ec) {
         if (ec != asio::error::eof) {
@@ -129,6 +135,7 @@ Session::ReadResult Session::read_once() {
                 describe());
         return ReadResult::closed;
     }
+    if (tls_ && tls_->failed()) return ReadResult::closed;  // the bytes before a TLS close ran
     return received < space.size() ? ReadResult::drained : ReadResult::more;
 }
 
@@ -209,6 +216,10 @@ void Session::move_replies_to_queue() {
 void Session::flush() {
     flush_scheduled_ = false;
     if (stopped_) return;
+    if (tls_) {
+        flush_tls();
+        return;
+    }
     if (output_.empty() && !write_blocked_ && !replies_.empty()) {
         // The common request/reply case: send the batch's replies straight from their buffer,
         // queueing only what the socket does not take.
@@ -248,6 +259,74 @@ void Session::flush() {
         output_.consume(static_cast<size_t>(written));
     }
     if (output_.empty() && closing_) {
+        asio::error_code ignored;
+        socket_.shutdown(Socket::shutdown_send, ignored);
+        stop();
+    }
+}
+
+// The handshake counts as reading: it only advances when the client sends, and the idle
+// timeout, which starts at connect time, closes a client that never finishes it.
+asio::awaitable<bool> Session::tls_handshake() {
+    for (;;) {
+        const TlsWait wait = tls_->handshake();
+        if (wait == TlsWait::none) {
+            last_interaction_ = Clock::now();
+            co_return true;
+        }
+        if (wait == TlsWait::failed) {
+            log::at(LogLevel::verbose, "Error accepting a client connection: {} (addr={} laddr={})",
+                    tls_->error(), peer_, local_);
+            co_return false;
+        }
+        const auto readiness = wait == TlsWait::readable ? Socket::wait_read : Socket::wait_write;
+        auto [ec] = co_await socket_.async_wait(readiness, as_tuple(use_awaitable));
+        if (ec || stopped_) co_return false;
+    }
+}
+
+size_t Session::tls_read(std::span<char> space, asio::error_code& ec) {
+    const TlsStream::ReadResult result = tls_->read(space.data(), space.size());
+    tls_read_wants_write_ = result.wait == TlsWait::writable;
+    if (result.bytes > 0) return result.bytes;
+    if (!result.closed) {
+        ec = asio::error::would_block;
+        return 0;
+    }
+    log::at(LogLevel::verbose, "Reading from client: {}", tls_->error());
+    ec = asio::error::eof;
+    return 0;
+}
+
+// Frames are copied into one staging buffer of up to a TLS record, so a flush of many small
+// messages costs one SSL_write and one record; a batch's replies are staged without a copy.
+void Session::flush_tls() {
+    std::string& staged = tls_->staged();
+    if (staged.empty() && output_.empty()) staged.swap(replies_);
+    move_replies_to_queue();
+    while (!write_blocked_ && (!staged.empty() || !output_.empty())) {
+        while (staged.size() < tls_record_size && !output_.empty()) {
+            const std::string_view front = output_.front();
+            const size_t take = std::min(front.size(), tls_record_size - staged.size());
+            staged.append(front.data(), take);
+            output_.consume(take);
+        }
+        size_t written = 0;
+        const TlsWait wait = tls_->write_staged(written);
+        server_.stats().total_net_output_bytes += written;
+        if (wait == TlsWait::writable) {
+            write_blocked_ = true;
+            start_writer();
+            return;
+        }
+        if (wait == TlsWait::failed) {
+            log::at(LogLevel::verbose, "Error writing to client: {}", tls_->error());
+            stop();
+            return;
+        }
+    }
+    if (closing_ && !write_blocked_) {
+        tls_->shutdown();
         asio::error_code ignored;
         socket_.shutdown(Socket::shutdown_send, ignored);
         stop();

@@ -22,6 +22,7 @@
 #include "server/output_queue.hpp"
 #include "server/read_buffer.hpp"
 #include "server/transaction.hpp"
+#include "server/tls.hpp"
 
 namespace backplane {
 
@@ -37,6 +38,9 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     Session(Server& server, Socket socket, std::string peer, std::string local, bool unix_socket);
     ~Session();
 
+    /// Makes this a TLS connection (before start()): it handshakes first, then every read and
+    /// flush goes through `tls`.
+    void use_tls(std::unique_ptr<TlsStream> tls) { tls_ = std::move(tls); }
     /// Starts the reader coroutine.
     void start();
     /// Closes the connection now and drops its subscriptions. Safe to call more than once.
@@ -94,6 +98,13 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
   private:
     asio::awaitable<void> reader();
     asio::awaitable<void> writer();
+    /// Runs the TLS handshake on the readiness waits; false when it failed or the client left.
+    asio::awaitable<bool> tls_handshake();
+    /// read_once()'s TLS read: the bytes decrypted into `space`; with none, `ec` is
+    /// would_block (nothing yet) or eof (closed or failed, logged).
+    size_t tls_read(std::span<char> space, asio::error_code& ec);
+    /// flush()'s TLS path: stages queued output in record-sized pieces and writes them.
+    void flush_tls();
     enum class ReadResult { drained, more, closed };
     /// Reads once and runs the complete requests: `more` when the read filled the buffer (more
     /// is likely waiting), `closed` at end of stream, on error or over a limit.
@@ -116,6 +127,8 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     std::string peer_;
     std::string local_;
     bool unix_socket_;
+    std::unique_ptr<TlsStream> tls_;  // null for plain connections
+    bool tls_read_wants_write_ = false;
 
     ReadBuffer input_;
     protocol::RequestParser parser_;

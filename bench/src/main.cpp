@@ -7,10 +7,12 @@
 #include "options.hpp"
 #include "report.hpp"
 #include "runner.hpp"
+#include "tls.hpp"
 
 int main(int argc, char** argv) {
     const bench::Options options = bench::parse_options(argc, argv);
     try {
+        bench::tls::init(options);
         const bench::Results results = bench::run_benchmark(options);
         if (options.json) {
             bench::print_json(options, results);

@@ -19,6 +19,9 @@ connection:
   --port N                   server port (6379)
   --unix-socket PATH         connect over a Unix socket instead of TCP
   --password PW              AUTH with this password
+  --tls                      connect with TLS (to the server's tls-port)
+  --cacert FILE              CA certificate to verify the server with (TLS)
+  --cert FILE, --key FILE    client certificate and key (TLS with tls-auth-clients)
 workload:
   -P, --publishers N         publisher connections (1)
   -S, --subscribers N        subscriber connections (1)
@@ -63,6 +66,10 @@ enum : int {
     kServerPid,
     kJson,
     kNoProgress,
+    kTls,
+    kCacert,
+    kCert,
+    kKey,
     kHelp,
 };
 
@@ -118,6 +125,10 @@ Options parse_options(int argc, char** argv) {
         {"server-pid", required_argument, nullptr, kServerPid},
         {"json", no_argument, nullptr, kJson},
         {"no-progress", no_argument, nullptr, kNoProgress},
+        {"tls", no_argument, nullptr, kTls},
+        {"cacert", required_argument, nullptr, kCacert},
+        {"cert", required_argument, nullptr, kCert},
+        {"key", required_argument, nullptr, kKey},
         {"help", no_argument, nullptr, kHelp},
         {nullptr, 0, nullptr, 0},
     };
@@ -193,6 +204,18 @@ Options parse_options(int argc, char** argv) {
                 break;
             case kNoProgress:
                 o.progress = false;
+                break;
+            case kTls:
+                o.tls = true;
+                break;
+            case kCacert:
+                o.cacert = optarg;
+                break;
+            case kCert:
+                o.cert = optarg;
+                break;
+            case kKey:
+                o.key = optarg;
                 break;
             case kHelp:
                 fmt::print("{}", kUsage);

@@ -11,6 +11,10 @@ struct Options {
     int port = 6379;
     std::string unix_socket;  ///< used instead of host/port when set
     std::string password;
+    bool tls = false;    ///< connect with TLS (to a tls-port)
+    std::string cacert;  ///< CA to verify the server with; none: no verification
+    std::string cert;    ///< client certificate and key, for servers that ask for one
+    std::string key;
 
     int publishers = 1;
     int subscribers = 1;

@@ -16,6 +16,7 @@
 #include "publisher.hpp"
 #include "server_connection.hpp"
 #include "subscriber.hpp"
+#include "tls.hpp"
 #include "worker.hpp"
 
 namespace bench {
@@ -70,7 +71,10 @@ Run::Run(const Options& options) : o_(options), encoder_(options.channels, optio
 Run::~Run() {
     control_.phase.store(Phase::kStop, std::memory_order_release);
     for (auto& w : workers_) w->join();
-    for (int fd : idle_fds_) close(fd);
+    for (int fd : idle_fds_) {
+        tls::detach(fd);
+        close(fd);
+    }
 }
 
 int Run::open_subscribed(const std::vector<std::string>& subscribe_command,

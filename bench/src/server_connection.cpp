@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "resp_reader.hpp"
+#include "tls.hpp"
 
 namespace bench {
 namespace {
@@ -74,7 +75,7 @@ std::string resp_command(const std::vector<std::string>& args) {
 
 void send_all(int fd, std::string_view data) {
     while (!data.empty()) {
-        const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+        const ssize_t n = tls::transmit(fd, data.data(), data.size());
         if (n < 0) {
             if (errno == EINTR) continue;
             fail("send");
@@ -110,7 +111,7 @@ void expect_replies(int fd, size_t count, std::string_view kind) {
             begin = 0;
         }
         if (end == buffer.size()) buffer.resize(buffer.size() * 2);
-        const ssize_t n = recv(fd, buffer.data() + end, buffer.size() - end, 0);
+        const ssize_t n = tls::receive(fd, buffer.data() + end, buffer.size() - end);
         if (n == 0) throw std::runtime_error(fmt::format("server closed while awaiting {}", kind));
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -123,6 +124,12 @@ void expect_replies(int fd, size_t count, std::string_view kind) {
 int open_connection(const Options& options) {
     const int fd = options.unix_socket.empty() ? connect_tcp(options.host, options.port)
                                                : connect_unix(options.unix_socket);
+    try {
+        tls::attach(fd);
+    } catch (...) {
+        close(fd);
+        throw;
+    }
     if (!options.password.empty()) {
         try {
             send_all(fd, resp_command({"AUTH", options.password}));

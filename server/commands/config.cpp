@@ -34,8 +34,15 @@ void set(CommandContext& context) {
         context.reply.error(*error);
         return;
     }
-    if (auto error = context.server.apply_listener_changes(previous)) {
+    if (auto error = context.server.apply_tls_changes(previous)) {
         config = previous;
+        context.reply.error(*error);
+        return;
+    }
+    if (auto error = context.server.apply_listener_changes(previous)) {
+        const Config attempted = config;
+        config = previous;
+        context.server.apply_tls_changes(attempted);
         context.reply.error(*error);
         return;
     }

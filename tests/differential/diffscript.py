@@ -41,6 +41,7 @@ import codecs
 import re
 import select
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,9 +293,11 @@ def mask_reply(raw, masks, port=None):
 # Running
 
 class Conn:
-    def __init__(self, port):
+    def __init__(self, port, wrap=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=READ_TIMEOUT)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if wrap is not None:
+            self.sock = wrap(self.sock)
         self.buf = b""
         self.eof = False
         self.closed_by_us = False
@@ -364,7 +367,7 @@ def drain(conns, silence=SILENCE, limit=3.0):
             try:
                 sock.setblocking(False)
                 chunk = sock.recv(1 << 20)
-            except BlockingIOError:
+            except (BlockingIOError, ssl.SSLWantReadError):  # no data yet (or half a TLS record)
                 continue
             except ConnectionResetError:
                 chunk = b""
@@ -393,15 +396,16 @@ def encode_command(args):
     return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
 
 
-def run_script(script, port):
-    """Runs `script` against the server on `port`; returns the transcript (a list of entries)."""
+def run_script(script, port, wrap=None):
+    """Runs `script` against the server on `port`; returns the transcript (a list of entries).
+    `wrap`, when given, turns each new socket into another (a TLS one)."""
     conns = {}
     vars_ = {}
     transcript = []
 
     def conn(name):
         if name not in conns:
-            conns[name] = Conn(port)
+            conns[name] = Conn(port, wrap)
             local = conns[name].sock.getsockname()
             vars_[f"{name}.addr"] = f"{local[0]}:{local[1]}"
             vars_[f"{name}.laddr"] = f"127.0.0.1:{port}"

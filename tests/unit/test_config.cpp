@@ -562,7 +562,7 @@ TEST_CASE("config: CONFIG GET with glob patterns and several patterns") {
     CHECK(get(c, {"unix*"}) ==
           std::map<std::string, std::string>{{"unixsocket", ""}, {"unixsocketperm", "0"}});
     CHECK(get(c, {"?ort"}) == std::map<std::string, std::string>{{"port", "6379"}});
-    CHECK(get(c, {"[pt]*"}) == std::map<std::string, std::string>{{"pidfile", ""},
+    CHECK(get(c, {"[pt][^l]*"}) == std::map<std::string, std::string>{{"pidfile", ""},
                                                                   {"port", "6379"},
                                                                   {"protected-mode", "yes"},
                                                                   {"proto-max-bulk-len", "536870912"},
@@ -637,4 +637,27 @@ TEST_CASE("config: soft_seconds accepts leading zeros") {
 TEST_CASE("config: the error echoes the config line as written") {
     // redis-server 7.0.15 echoes the trimmed line of the file: >>> 'port abc'
     CHECK(parse_error("port abc\n").find(">>> 'port abc'\n") != std::string::npos);
+}
+
+TEST_CASE("config: tls directives have Redis's defaults and checks") {
+    Config c;
+    CHECK(get(c, {"tls-port"}) == std::map<std::string, std::string>{{"tls-port", "0"}});
+    CHECK(get(c, {"tls-auth-clients"}) ==
+          std::map<std::string, std::string>{{"tls-auth-clients", "yes"}});
+    CHECK(get(c, {"tls-session-cache-size"}) ==
+          std::map<std::string, std::string>{{"tls-session-cache-size", "20480"}});
+    CHECK(get(c, {"tls-*"}).size() == 20);
+    std::vector<std::string_view> args{"tls-auth-clients", "OPTIONAL", "tls-protocols",
+                                       "TLSv1.2 TLSv1.3"};
+    CHECK_FALSE(config_set(c, args));
+    CHECK(c.tls_auth_clients == backplane::TlsAuthClients::optional);
+    CHECK(c.tls_protocols == "TLSv1.2 TLSv1.3");
+    std::vector<std::string_view> bad{"tls-port", "65536"};
+    CHECK(config_set(c, bad) ==
+          "ERR CONFIG SET failed (possibly related to argument 'tls-port') - argument must be "
+          "between 0 and 65535 inclusive");
+    Config from_file;
+    apply_config_text(from_file, "tls-protocols \"TLSv1.3\"\ntls-auth-clients no\n", "test");
+    CHECK(from_file.tls_protocols == "TLSv1.3");
+    CHECK(from_file.tls_auth_clients == backplane::TlsAuthClients::no);
 }

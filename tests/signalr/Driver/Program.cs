@@ -73,6 +73,7 @@ try
     string groupOnA = await SignalRChecks.RunBasic(cluster, clients, a1!, a2!, b1!, b2!);
     await SignalRChecks.RunBurst(a1!, b1!, burst);
     await RedisChecks.RunAll(cluster, logDir);
+    await TlsChecks.RunAll(cluster, logDir);
 
     // Up to here nothing should have gone wrong inside the nodes (hub errors, Redis errors).
     var problems = cluster.Nodes.SelectMany(n => File.ReadAllLines(n.Value.proc.LogPath)
