@@ -229,6 +229,12 @@ const Directive directives[] = {
     {"slave-read-only", true, false,
      [](Config& c, std::string_view v) { return parse_bool(v, c.replica_read_only); },
      [](const Config& c) { return std::string(c.replica_read_only ? "yes" : "no"); }},
+    {"io-threads", false, false,
+     [](Config& c, std::string_view v) { return parse_integer(v, 1, 128, c.io_threads); },
+     [](const Config& c) { return std::to_string(c.io_threads); }},
+    {"io-threads-do-reads", false, false,
+     [](Config& c, std::string_view v) { return parse_bool(v, c.io_threads_do_reads); },
+     [](const Config& c) { return std::string(c.io_threads_do_reads ? "yes" : "no"); }},
 };
 
 const Directive* find_directive(std::string_view name) {

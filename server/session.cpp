@@ -27,6 +27,7 @@ Session::Session(Server& server, Socket socket, std::string peer, std::string lo
                  bool unix_socket)
     : server_(server),
       socket_(std::move(socket)),
+      loop_(&server.loop_of(socket_.get_executor())),
       peer_(std::move(peer)),
       local_(std::move(local)),
       unix_socket_(unix_socket),
@@ -41,22 +42,39 @@ Session::Session(Server& server, Socket socket, std::string peer, std::string lo
 
 Session::~Session() = default;
 
+// co_spawn runs the coroutine's first steps inline when already on its loop; spawning from a
+// posted handler keeps them out of the caller, which may hold the execution lock.
 void Session::start() {
-    asio::co_spawn(
-        socket_.get_executor(), [self = shared_from_this()] { return self->reader(); },
-        asio::detached);
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        asio::co_spawn(
+            self->socket_.get_executor(), [self] { return self->reader(); }, asio::detached);
+    });
 }
 
+// From another loop (CLIENT KILL, a publisher, the cron) the session leaves the registry and the
+// session map now; its own loop closes the socket, since that loop may be using it right now.
 void Session::stop() {
     if (stopped_) return;
     stopped_ = true;
     if (flush_scheduled_) server_.cancel_flush(*this);
     server_.registry().remove(*this);
     server_.remove_session(*this);
+    if (on_own_loop()) {
+        close_socket();
+    } else {
+        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close_socket(); });
+    }
+}
+
+void Session::close_socket() {
     output_.clear();
     asio::error_code ignored;
     socket_.shutdown(Socket::shutdown_both, ignored);
     socket_.close(ignored);
+}
+
+bool Session::on_own_loop() const {
+    return !server_.threaded() || loop_->io->get_executor().running_in_this_thread();
 }
 
 void Session::close_after_reply() { closing_ = true; }
@@ -64,29 +82,36 @@ void Session::close_after_reply() { closing_ = true; }
 void Session::close_soon() {
     if (closing_ || stopped_) return;
     closing_ = true;
-    output_.clear();
-    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->stop(); });
+    discard_output_ = true;
+    // Another loop may be writing the queued frames right now: that loop drops them instead.
+    if (on_own_loop()) output_.clear();
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        auto lock = self->server_.serialize();
+        self->stop();
+    });
 }
 
 bool Session::auth_required() const {
     return !authenticated_ && !server_.config().requirepass.empty();
 }
 
+// The execution lock (a no-op with one loop) is held around everything but the socket calls and
+// never across a co_await.
 asio::awaitable<void> Session::reader() {
-    while (!stopped_ && !closing_) {
-        input_.release_if_empty();
-        auto [ec] = co_await socket_.async_wait(Socket::wait_read, as_tuple(use_awaitable));
-        if (ec || stopped_) break;
-        for (;;) {
-            const ReadResult result = read_once();
-            if (result == ReadResult::closed) stop();
-            if (result != ReadResult::more || stopped_ || closing_) break;
-            // More is waiting. Like Redis, one read per turn: let the flushes this batch
-            // scheduled, and other clients, run before reading on.
-            co_await asio::post(socket_.get_executor(), use_awaitable);
+    for (;;) {
+        {
+            auto lock = server_.serialize();
+            if (stopped_ || closing_) break;
+            input_.release_if_empty();
         }
+        auto [ec] = co_await socket_.async_wait(Socket::wait_read, as_tuple(use_awaitable));
+        if (ec) break;
+        // More is waiting after a full read. Like Redis, one read per turn: let the flushes
+        // this batch scheduled, and other clients, run before reading on.
+        while (read_once() == ReadResult::more)
+            co_await asio::post(socket_.get_executor(), use_awaitable);
         // Backpressure for a client that sends requests faster than it reads the replies.
-        while (!stopped_ && !is_pubsub_client() && output_.bytes() > reader_pause_output) {
+        while (reads_paused()) {
             auto [wait_ec] =
                 co_await socket_.async_wait(Socket::wait_write, as_tuple(use_awaitable));
             if (wait_ec) break;
@@ -95,15 +120,29 @@ asio::awaitable<void> Session::reader() {
     }
 }
 
+bool Session::reads_paused() {
+    auto lock = server_.serialize();
+    return !stopped_ && !is_pubsub_client() && output_.bytes() > reader_pause_output;
+}
+
 Session::ReadResult Session::read_once() {
-    const std::span<char> space = input_.prepare();
+    std::span<char> space;
+    {
+        auto lock = server_.serialize();
+        if (stopped_ || closing_) return ReadResult::closed;
+        space = input_.prepare();
+    }
     asio::error_code ec;
     const size_t received = socket_.read_some(asio::buffer(space.data(), space.size()), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) return ReadResult::drained;
+    auto lock = server_.serialize();
+    // Stopped by another loop meanwhile: what arrived is not run.
+    if (stopped_ || closing_) return ReadResult::closed;
     if (ec) {
         if (ec != asio::error::eof) {
             log::at(LogLevel::verbose, "Reading from client: {}", ec.message());
         }
+        stop();
         return ReadResult::closed;
     }
     input_.commit(received);
@@ -115,17 +154,19 @@ Session::ReadResult Session::read_once() {
         log::at(LogLevel::warning,
                 "Closing client that reached max query buffer length: {} (qbuf length: {})",
                 describe(), input_.size());
+        stop();
         return ReadResult::closed;
     }
     process_input();
-    if (stopped_ || closing_) {
-        flush();
-        return ReadResult::drained;
-    }
+    const bool ending = stopped_ || closing_;
+    lock = {};
     flush();
+    if (ending) return ReadResult::closed;
+    lock = server_.serialize();
     if (auth_required() && output_.bytes() > max_unauthenticated_output) {
         log::at(LogLevel::warning, "Client {} closed for overcoming of output buffer limits.",
                 describe());
+        stop();
         return ReadResult::closed;
     }
     return received < space.size() ? ReadResult::drained : ReadResult::more;
@@ -206,7 +247,10 @@ void Session::move_replies_to_queue() {
 }
 
 void Session::flush() {
-    flush_scheduled_ = false;
+    if (server_.threaded()) {
+        flush_threaded();
+        return;
+    }
     if (stopped_) return;
     if (output_.empty() && !write_blocked_ && !replies_.empty()) {
         // The common request/reply case: send the batch's replies straight from their buffer,
@@ -253,23 +297,84 @@ void Session::flush() {
     }
 }
 
+// The flag stays set while the session is on its loop's pending list, so that stop() always
+// takes it off (a direct flush meanwhile leaves it there).
+void Session::run_scheduled_flush() {
+    {
+        auto lock = server_.serialize();
+        flush_scheduled_ = false;
+    }
+    flush();
+}
+
+void Session::flush_threaded() {
+    for (;;) {
+        iovec iov[max_iovecs];
+        msghdr message{};
+        message.msg_iov = iov;
+        {
+            auto lock = server_.serialize();
+            if (stopped_) return;
+            if (discard_output_) output_.clear();
+            move_replies_to_queue();
+            if (output_.empty()) {
+                if (closing_) {
+                    asio::error_code ignored;
+                    socket_.shutdown(Socket::shutdown_send, ignored);
+                    stop();
+                }
+                return;
+            }
+            if (write_blocked_) return;
+            // The frames stay in the queue, so these bytes stay valid: only this loop
+            // removes frames, and a stop from another loop leaves the queue to this one.
+            message.msg_iovlen = output_.gather(iov, max_iovecs);
+        }
+        const ssize_t written = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
+        const int error = errno;
+        auto lock = server_.serialize();
+        if (written < 0) {
+            if (error == EINTR) continue;
+            if (error == EAGAIN || error == EWOULDBLOCK) {
+                write_blocked_ = true;
+                start_writer();
+            } else {
+                stop();
+            }
+            return;
+        }
+        server_.stats().total_net_output_bytes += static_cast<size_t>(written);
+        output_.consume(static_cast<size_t>(written));
+    }
+}
+
 void Session::start_writer() {
     if (writer_running_) return;
     writer_running_ = true;
-    asio::co_spawn(
-        socket_.get_executor(), [self = shared_from_this()] { return self->writer(); },
-        asio::detached);
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        asio::co_spawn(
+            self->socket_.get_executor(), [self] { return self->writer(); }, asio::detached);
+    });
 }
 
 // Runs only while the socket is full: waits until it can take more, writes, and ends once the
 // queue is drained, so an idle connection carries no writer at all.
 asio::awaitable<void> Session::writer() {
-    while (write_blocked_ && !stopped_) {
+    for (;;) {
+        {
+            auto lock = server_.serialize();
+            if (!write_blocked_ || stopped_) break;
+        }
         auto [ec] = co_await socket_.async_wait(Socket::wait_write, as_tuple(use_awaitable));
-        if (ec || stopped_) break;
-        write_blocked_ = false;
+        if (ec) break;
+        {
+            auto lock = server_.serialize();
+            if (stopped_) break;
+            write_blocked_ = false;
+        }
         flush();
     }
+    auto lock = server_.serialize();
     writer_running_ = false;
 }
 
