@@ -79,6 +79,7 @@ Server::Server(asio::io_context& io, Config config)
     : io_(io),
       config_(std::move(config)),
       threaded_(config_.io_threads > 1),
+      execution_mutex_in_use_(threaded_ ? &execution_mutex_ : nullptr),
       signals_(io, SIGINT, SIGTERM),
       cron_timer_(io),
       started_(Clock::now()),
@@ -389,11 +390,20 @@ void Server::cancel_flush(Session& session) { std::erase(session.loop().pending_
 // batch is still there even if another loop stops it meanwhile (its flush then does nothing).
 void Server::flush_scheduled(EventLoop& loop) {
     std::vector<Session*> batch;
-    {
-        auto lock = serialize();
+    if (!threaded_) {
         batch.swap(loop.pending_flush);
+        for (Session* session : batch) {
+            session->flush_unscheduled();
+            session->flush();
+        }
+    } else {
+        {
+            auto lock = serialize();
+            batch.swap(loop.pending_flush);
+            for (Session* session : batch) session->flush_unscheduled();
+        }
+        for (Session* session : batch) session->flush();
     }
-    for (Session* session : batch) session->run_scheduled_flush();
     batch.clear();
     auto lock = serialize();
     if (loop.pending_flush.empty()) loop.pending_flush.swap(batch);  // keep the capacity

@@ -28,6 +28,7 @@ Session::Session(Server& server, Socket socket, std::string peer, std::string lo
     : server_(server),
       socket_(std::move(socket)),
       loop_(&server.loop_of(socket_.get_executor())),
+      threaded_(server.threaded()),
       peer_(std::move(peer)),
       local_(std::move(local)),
       unix_socket_(unix_socket),
@@ -111,18 +112,17 @@ asio::awaitable<void> Session::reader() {
         while (read_once() == ReadResult::more)
             co_await asio::post(socket_.get_executor(), use_awaitable);
         // Backpressure for a client that sends requests faster than it reads the replies.
-        while (reads_paused()) {
+        for (;;) {
+            {
+                auto lock = server_.serialize();
+                if (stopped_ || is_pubsub_client() || output_.bytes() <= reader_pause_output) break;
+            }
             auto [wait_ec] =
                 co_await socket_.async_wait(Socket::wait_write, as_tuple(use_awaitable));
             if (wait_ec) break;
             flush();
         }
     }
-}
-
-bool Session::reads_paused() {
-    auto lock = server_.serialize();
-    return !stopped_ && !is_pubsub_client() && output_.bytes() > reader_pause_output;
 }
 
 Session::ReadResult Session::read_once() {
@@ -135,41 +135,45 @@ Session::ReadResult Session::read_once() {
     asio::error_code ec;
     const size_t received = socket_.read_some(asio::buffer(space.data(), space.size()), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) return ReadResult::drained;
-    auto lock = server_.serialize();
-    // Stopped by another loop meanwhile: what arrived is not run.
-    if (stopped_ || closing_) return ReadResult::closed;
-    if (ec) {
-        if (ec != asio::error::eof) {
-            log::at(LogLevel::verbose, "Reading from client: {}", ec.message());
+    ReadResult result;
+    {
+        auto lock = server_.serialize();
+        // Stopped by another loop meanwhile: what arrived is not run.
+        if (stopped_ || closing_) return ReadResult::closed;
+        if (ec) {
+            if (ec != asio::error::eof) {
+                log::at(LogLevel::verbose, "Reading from client: {}", ec.message());
+            }
+            stop();
+            return ReadResult::closed;
         }
-        stop();
-        return ReadResult::closed;
+        input_.commit(received);
+        server_.stats().total_net_input_bytes += received;
+        last_interaction_ = Clock::now();
+        // As in Redis, the limit applies to what has been received, before any of it runs. The
+        // request bytes are not quoted in the log: they may hold a password or forged log lines.
+        if (input_.size() > static_cast<size_t>(server_.config().client_query_buffer_limit)) {
+            log::at(LogLevel::warning,
+                    "Closing client that reached max query buffer length: {} (qbuf length: {})",
+                    describe(), input_.size());
+            stop();
+            return ReadResult::closed;
+        }
+        process_input();
+        result = stopped_ || closing_      ? ReadResult::closed
+                 : received < space.size() ? ReadResult::drained
+                                           : ReadResult::more;
     }
-    input_.commit(received);
-    server_.stats().total_net_input_bytes += received;
-    last_interaction_ = Clock::now();
-    // As in Redis, the limit applies to what has been received, before any of it runs. The
-    // request bytes are not quoted in the log: they may hold a password or forged log lines.
-    if (input_.size() > static_cast<size_t>(server_.config().client_query_buffer_limit)) {
-        log::at(LogLevel::warning,
-                "Closing client that reached max query buffer length: {} (qbuf length: {})",
-                describe(), input_.size());
-        stop();
-        return ReadResult::closed;
-    }
-    process_input();
-    const bool ending = stopped_ || closing_;
-    lock = {};
     flush();
-    if (ending) return ReadResult::closed;
-    lock = server_.serialize();
+    if (result == ReadResult::closed) return result;
+    auto lock = server_.serialize();
     if (auth_required() && output_.bytes() > max_unauthenticated_output) {
         log::at(LogLevel::warning, "Client {} closed for overcoming of output buffer limits.",
                 describe());
         stop();
         return ReadResult::closed;
     }
-    return received < space.size() ? ReadResult::drained : ReadResult::more;
+    return result;
 }
 
 void Session::process_input() {
@@ -247,7 +251,7 @@ void Session::move_replies_to_queue() {
 }
 
 void Session::flush() {
-    if (server_.threaded()) {
+    if (threaded_) {
         flush_threaded();
         return;
     }
@@ -295,16 +299,6 @@ void Session::flush() {
         socket_.shutdown(Socket::shutdown_send, ignored);
         stop();
     }
-}
-
-// The flag stays set while the session is on its loop's pending list, so that stop() always
-// takes it off (a direct flush meanwhile leaves it there).
-void Session::run_scheduled_flush() {
-    {
-        auto lock = server_.serialize();
-        flush_scheduled_ = false;
-    }
-    flush();
 }
 
 void Session::flush_threaded() {

@@ -55,8 +55,10 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     /// Writes as much queued output as the socket takes now (on the session's own loop, without
     /// the execution lock held).
     void flush();
-    /// The flush Server::schedule_flush asked for: the session is off its loop's pending list.
-    void run_scheduled_flush();
+    /// Server::schedule_flush took the session off its loop's pending list (under the lock). The
+    /// flag stays set while the session is on the list, even across a direct flush, so that
+    /// stop() always takes it off.
+    void flush_unscheduled() { flush_scheduled_ = false; }
     /// Checks the soft output-buffer limit and the idle timeout (from the server's timer).
     void check_timers(Clock::time_point now);
 
@@ -113,8 +115,6 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     void start_writer();
     /// flush() with io-threads > 1: gathers the queue under the lock, writes without it.
     void flush_threaded();
-    /// True while the backpressure pause applies: a normal client with too much unread output.
-    bool reads_paused();
     /// True on the thread of the loop that owns the socket.
     bool on_own_loop() const;
     /// Drops the queued output and closes the socket (on the session's own loop).
@@ -123,6 +123,7 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     Server& server_;
     Socket socket_;
     EventLoop* loop_;
+    const bool threaded_;  // io-threads > 1
     uint64_t id_;
     int fd_;
     std::string peer_;
