@@ -12,9 +12,10 @@
 // and output queue) is guarded by one execution lock (Server::serialize()). A loop thread
 // receives bytes without the lock, then takes it to parse and run the complete requests. A
 // command therefore sees the whole server as if it were single-threaded: handlers need no
-// locking of their own. PUBLISH appends the shared message frame to each subscriber's output
-// queue under the lock and schedules a flush on the subscriber's own loop (one post per loop per
-// turn, however many subscribers it has there). The owning loop then gathers the queued frames
+// locking of their own; only work a handler defers (a timer or a post on io()) must take
+// serialize() itself when it runs. PUBLISH appends the shared message frame to each subscriber's
+// output queue under the lock and schedules a flush on the subscriber's own loop (one post per loop
+// per turn, however many subscribers it has there). The owning loop then gathers the queued frames
 // under the lock and writes them with the lock released: frames are immutable and only the
 // owner removes them from its queue, so the bytes stay valid while the socket takes them. A
 // session stopped from another loop (CLIENT KILL, an output limit, the cron) leaves the registry

@@ -140,7 +140,8 @@ def start_backplane(config_file=None, port=None, **options):
     if config_file:
         argv.append(str(config_file))
     # The extra flags come first, so that a test's own directives win over them.
-    argv += ["--port", str(port), "--bind", "127.0.0.1"] + BACKPLANE_EXTRA_ARGS + _directives(options)
+    argv += ["--port", str(port), "--bind", "127.0.0.1"]
+    argv += BACKPLANE_EXTRA_ARGS + _directives(options)
     return ServerProcess(argv, port, "backplane", options.get("unixsocket")).wait_ready()
 
 
