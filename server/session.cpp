@@ -224,9 +224,14 @@ void Session::queue_message(protocol::FrameRef frame) {
     // A client receiving messages is subscribed (and authenticated): only the pubsub class
     // applies. Below both limits, which is nearly always, this is two comparisons.
     const BufferLimit& limit = server_.config().pubsub_limit;
-    const size_t used = output_.bytes();
-    const bool below_limits = (!limit.soft_bytes || used < limit.soft_bytes) &&
-                              (!limit.hard_bytes || used < limit.hard_bytes);
+    const auto fits = [&limit](size_t used) {
+        return (!limit.soft_bytes || used < limit.soft_bytes) &&
+               (!limit.hard_bytes || used < limit.hard_bytes);
+    };
+    // With several loops, this client's own loop may not have had a turn to write lately: the
+    // limits are judged on what the socket does not take now, as with one loop.
+    const bool below_limits =
+        fits(output_.bytes()) || (threaded_ && write_from_here() && fits(output_.bytes()));
     if (below_limits) {
         soft_limit_since_ = {};
     } else if (over_output_limit(std::nullopt)) {
@@ -241,6 +246,26 @@ void Session::queue_message(protocol::FrameRef frame) {
         flush_scheduled_ = true;
         server_.schedule_flush(*this);
     }
+}
+
+// Runs on any loop's thread, under the execution lock: the socket stays open while the session
+// is not stopped, and the owning loop is not writing (it writes without the lock only frames it
+// gathered with writing_ set).
+bool Session::write_from_here() {
+    if (writing_ || write_blocked_ || stopped_) return false;
+    bool wrote = false;
+    while (!output_.empty()) {
+        iovec iov[max_iovecs];
+        msghdr message{};
+        message.msg_iov = iov;
+        message.msg_iovlen = output_.gather(iov, max_iovecs);
+        const ssize_t written = ::sendmsg(fd_, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (written <= 0) break;  // full, or an error its own loop will meet
+        server_.stats().total_net_output_bytes += static_cast<size_t>(written);
+        output_.consume(static_cast<size_t>(written));
+        wrote = true;
+    }
+    return wrote;
 }
 
 void Session::move_replies_to_queue() {
@@ -323,10 +348,12 @@ void Session::flush_threaded() {
             // The frames stay in the queue, so these bytes stay valid: only this loop
             // removes frames, and a stop from another loop leaves the queue to this one.
             message.msg_iovlen = output_.gather(iov, max_iovecs);
+            writing_ = true;
         }
         const ssize_t written = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
         const int error = errno;
         auto lock = server_.serialize();
+        writing_ = false;
         if (written < 0) {
             if (error == EINTR) continue;
             if (error == EAGAIN || error == EWOULDBLOCK) {

@@ -115,6 +115,9 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     void start_writer();
     /// flush() with io-threads > 1: gathers the queue under the lock, writes without it.
     void flush_threaded();
+    /// With io-threads > 1, from whichever loop holds the execution lock: writes what the socket
+    /// takes now unless the owning loop is writing. True when something was written.
+    bool write_from_here();
     /// True on the thread of the loop that owns the socket.
     bool on_own_loop() const;
     /// Drops the queued output and closes the socket (on the session's own loop).
@@ -146,6 +149,7 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     bool write_blocked_ = false;  // the socket is full; a writer waits for it
     bool writer_running_ = false;
     bool flush_scheduled_ = false;
+    bool writing_ = false;         // the owning loop is writing gathered frames without the lock
     bool discard_output_ = false;  // closing for overrunning a limit: write nothing more
     int64_t db_ = 0;
     std::string name_;
