@@ -19,9 +19,9 @@
 // under the lock and writes them with the lock released: frames are immutable and only the
 // owner removes them from its queue, so the bytes stay valid while the socket takes them. (A
 // queue past an output-buffer limit is first written by the publishing loop, under the lock and
-// never while the owner writes, so limits are judged as with one loop.) A
-// session stopped from another loop (CLIENT KILL, an output limit, the cron) leaves the registry
-// and the session map at once, under the lock, and its loop closes the socket next.
+// never while the owner writes, so limits are judged as with one loop.) A session stopped from
+// another loop (CLIENT KILL, an output limit, the cron) leaves the registry and the session map
+// at once, under the lock, and its loop closes the socket next.
 //
 // What this guarantees: PUBLISH counts and PUBSUB replies are exact; messages of one publisher
 // reach every subscriber in publish order (appends happen in lock order, writes in queue order).
