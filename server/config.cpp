@@ -314,6 +314,12 @@ const Directive directives[] = {
          return parse_integer(v, 0, LONG_MAX, c.busy_reply_threshold);
      },
      [](const Config& c) { return std::to_string(c.busy_reply_threshold); }},
+    {"io-threads", false, false,
+     [](Config& c, std::string_view v) { return parse_integer(v, 1, 128, c.io_threads); },
+     [](const Config& c) { return std::to_string(c.io_threads); }},
+    {"io-threads-do-reads", false, false,
+     [](Config& c, std::string_view v) { return parse_bool(v, c.io_threads_do_reads); },
+     [](const Config& c) { return std::string(c.io_threads_do_reads ? "yes" : "no"); }},
 };
 #undef TEXT_DIRECTIVE
 #undef BOOL_DIRECTIVE

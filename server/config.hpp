@@ -75,6 +75,10 @@ struct Config {
     std::string tls_client_cert_file;
     std::string tls_client_key_file;
     std::string tls_client_key_file_pass;
+    /// Event loops, each on its own thread (see server/server.hpp).
+    int64_t io_threads = 1;
+    /// Accepted for Redis compatibility: every loop reads its own clients either way.
+    bool io_threads_do_reads = false;
     std::string config_file;  ///< absolute path of the file read at startup, if any
 };
 

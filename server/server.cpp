@@ -82,15 +82,55 @@ Server::Server(asio::io_context& io, Config config)
       config_(std::move(config)),
       keyspace_(static_cast<size_t>(config_.databases)),
       scripts_(std::make_unique<scripting::ScriptEngine>(*this)),
+      threaded_(config_.io_threads > 1),
+      execution_mutex_in_use_(threaded_ ? &execution_mutex_ : nullptr),
       signals_(io, SIGINT, SIGTERM),
       cron_timer_(io),
       started_(Clock::now()),
       run_id_(random_run_id()) {
     apply_acl_config();
     if (auto error = load_config_users(acl_, config_.users)) throw std::runtime_error(*error);
+    loops_.reserve(static_cast<size_t>(std::max<int64_t>(config_.io_threads, 1)));
+    loops_.push_back(EventLoop{&io_, 0, {}});
+    for (int64_t i = 1; i < config_.io_threads; ++i) {
+        // Other loops post flushes and closes here: this io_context keeps Asio's locking.
+        auto& context = extra_contexts_.emplace_back(std::make_unique<asio::io_context>(1));
+        keep_running_.push_back(asio::make_work_guard(*context));
+        loops_.push_back(EventLoop{context.get(), 0, {}});
+    }
 }
 
-Server::~Server() = default;
+// The loop threads end before their io_contexts, and the sessions those still hold, go away.
+Server::~Server() {
+    stop_loop_threads();
+    extra_contexts_.clear();
+}
+
+void Server::start_loop_threads() {
+    for (size_t i = 1; i < loops_.size(); ++i)
+        loop_threads_.emplace_back([context = loops_[i].io] { context->run(); });
+}
+
+void Server::stop_loop_threads() {
+    keep_running_.clear();
+    for (size_t i = 1; i < loops_.size(); ++i) loops_[i].io->stop();
+    for (auto& thread : loop_threads_) thread.join();
+    loop_threads_.clear();
+}
+
+EventLoop& Server::loop_of(const Socket::executor_type& executor) {
+    for (EventLoop& loop : loops_)
+        if (&asio::query(executor, asio::execution::context) == loop.io) return loop;
+    return loops_.front();
+}
+
+EventLoop& Server::least_loaded_loop() {
+    if (!threaded_) return loops_.front();
+    EventLoop* best = &loops_.front();
+    for (EventLoop& loop : loops_)
+        if (loop.sessions < best->sessions) best = &loop;
+    return *best;
+}
 
 void Server::start() {
     raise_open_files_limit();
@@ -102,12 +142,13 @@ void Server::start() {
     }
     write_pidfile();
     accept_on_tcp_listeners();
-    for (auto& acceptor : tls_acceptors_)
-        asio::co_spawn(io_, accept_loop(acceptor, true), asio::detached);
-    if (unix_acceptor_) asio::co_spawn(io_, accept_loop(*unix_acceptor_), asio::detached);
+    for (auto& acceptor : tls_acceptors_) accept_next(acceptor, true);
+    if (unix_acceptor_) accept_next(unix_acceptor_);
     asio::co_spawn(io_, cron(), asio::detached);
+    start_loop_threads();
     signals_.async_wait([this](const asio::error_code& ec, int signal) {
         if (ec) return;
+        auto lock = serialize();
         log::at(LogLevel::warning, "Received {} scheduling shutdown...",
                 signal == SIGINT ? "SIGINT" : "SIGTERM");
         shutdown();
@@ -192,8 +233,7 @@ void Server::close_tcp_listeners() {
 }
 
 void Server::accept_on_tcp_listeners() {
-    for (auto& acceptor : tcp_acceptors_)
-        asio::co_spawn(io_, accept_loop(acceptor, false), asio::detached);
+    for (auto& acceptor : tcp_acceptors_) accept_next(acceptor);
 }
 
 std::optional<std::string> Server::apply_listener_changes(const Config& previous) {
@@ -260,15 +300,14 @@ std::optional<std::string> Server::apply_tls_changes(const Config& previous) {
     close_tls_listeners();
     tls_acceptors_ = std::move(opened);
     tls_context_ = config_.tls_port != 0 ? std::move(context) : nullptr;
-    for (auto& acceptor : tls_acceptors_)
-        asio::co_spawn(io_, accept_loop(acceptor, true), asio::detached);
+    for (auto& acceptor : tls_acceptors_) accept_next(acceptor, true);
     return std::nullopt;
 }
 
 void Server::open_unix_listener() {
     if (config_.unixsocket.empty()) return;
     ::unlink(config_.unixsocket.c_str());
-    auto acceptor = std::make_unique<asio::local::stream_protocol::acceptor>(io_);
+    auto acceptor = std::make_shared<asio::local::stream_protocol::acceptor>(io_);
     acceptor->open();
     // Create the socket file with its final permissions, so there is no window in which it is
     // more open than configured (CVE-2023-45145).
@@ -286,42 +325,47 @@ void Server::open_unix_listener() {
     unix_acceptor_ = std::move(acceptor);
 }
 
-asio::awaitable<void> Server::accept_loop(std::shared_ptr<tcp::acceptor> acceptor, bool tls) {
-    while (!stopping_ && acceptor->is_open()) {
-        Socket socket(io_);
-        auto [ec] = co_await acceptor->async_accept(socket, as_tuple(use_awaitable));
-        if (stopping_ || ec == asio::error::operation_aborted) co_return;
+// Each accept is started under the execution lock and its completion runs under it, so CONFIG
+// SET port/bind, run by a command on any loop, never closes an acceptor while loop 0 uses it.
+template <typename Acceptor>
+void Server::accept_next(std::shared_ptr<Acceptor> acceptor, bool tls) {
+    if (stopping_ || !acceptor->is_open()) return;
+    auto socket = std::make_shared<Socket>(*least_loaded_loop().io);
+    acceptor->async_accept(*socket, [this, acceptor, socket, tls](const asio::error_code& ec) {
+        auto lock = serialize();
+        if (stopping_ || ec == asio::error::operation_aborted) return;
         if (ec) {
-            co_await accept_failed(ec);
-            continue;
+            accept_failed(ec, acceptor, tls);
+            return;
         }
-        set_tcp_options(socket, config_.tcp_keepalive);
-        const PeerAddress peer = peer_address(socket.native_handle());
-        std::string local = local_address(socket.native_handle());
-        admit(std::move(socket), peer.text, std::move(local), peer.loopback, false, tls);
-    }
+        if constexpr (std::is_same_v<Acceptor, tcp::acceptor>) {
+            set_tcp_options(*socket, config_.tcp_keepalive);
+            const PeerAddress peer = peer_address(socket->native_handle());
+            std::string local = local_address(socket->native_handle());
+            admit(std::move(*socket), peer.text, std::move(local), peer.loopback, false, tls);
+        } else {
+            admit(std::move(*socket), config_.unixsocket + ":0", config_.unixsocket + ":0", true,
+                  true);
+        }
+        accept_next(acceptor, tls);
+    });
 }
 
-asio::awaitable<void> Server::accept_loop(asio::local::stream_protocol::acceptor& acceptor) {
-    while (!stopping_) {
-        Socket socket(io_);
-        auto [ec] = co_await acceptor.async_accept(socket, as_tuple(use_awaitable));
-        if (stopping_ || ec == asio::error::operation_aborted) co_return;
-        if (ec) {
-            co_await accept_failed(ec);
-            continue;
-        }
-        admit(std::move(socket), config_.unixsocket + ":0", config_.unixsocket + ":0", true, true);
-    }
-}
-
-// An accept error never stops the accept loop (CVE-2025-48367); when descriptors run out, wait a
+// An accept error never stops accepting (CVE-2025-48367); when descriptors run out, wait a
 // little instead of spinning, and accept again as soon as one is free.
-asio::awaitable<void> Server::accept_failed(const asio::error_code& ec) {
+template <typename Acceptor>
+void Server::accept_failed(const asio::error_code& ec, std::shared_ptr<Acceptor> acceptor,
+                           bool tls) {
     log::at(LogLevel::warning, "Accepting client connection: {}", ec.message());
-    if (!accept_error_is_resource_shortage(ec)) co_return;
-    asio::steady_timer pause(io_, std::chrono::milliseconds(100));
-    co_await pause.async_wait(as_tuple(use_awaitable));
+    if (!accept_error_is_resource_shortage(ec)) {
+        accept_next(acceptor, tls);
+        return;
+    }
+    auto pause = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+    pause->async_wait([this, pause, acceptor, tls](const asio::error_code&) {
+        auto lock = serialize();
+        accept_next(acceptor, tls);
+    });
 }
 
 void Server::admit(Socket socket, std::string peer, std::string local, bool local_client,
@@ -359,6 +403,7 @@ asio::awaitable<void> Server::cron() {
         cron_timer_.expires_after(std::chrono::milliseconds(100));
         auto [ec] = co_await cron_timer_.async_wait(as_tuple(use_awaitable));
         if (ec || stopping_) co_return;
+        auto lock = serialize();
         const auto now = Clock::now();
         // Active expiry: cheap, bounded; reads delete expired keys lazily anyway.
         keyspace_.expire_some(unix_time_ms(), active_expire_limit);
@@ -392,15 +437,20 @@ void Server::shutdown() {
     if (!config_.pidfile.empty()) ::unlink(config_.pidfile.c_str());
     log::at(LogLevel::warning, "Backplane is now ready to exit, bye bye...");
     io_.stop();
+    keep_running_.clear();
+    for (size_t i = 1; i < loops_.size(); ++i) loops_[i].io->stop();
 }
 
 uint64_t Server::add_session(Session& session) {
     const uint64_t id = next_client_id_++;
     sessions_.emplace(id, &session);
+    ++session.loop().sessions;
     return id;
 }
 
-void Server::remove_session(Session& session) { sessions_.erase(session.id()); }
+void Server::remove_session(Session& session) {
+    if (sessions_.erase(session.id())) --session.loop().sessions;
+}
 
 void Server::apply_acl_config(bool password_changed) {
     acl_.pubsub_default_allchannels = config_.acl_pubsub_default_allchannels;
@@ -408,18 +458,34 @@ void Server::apply_acl_config(bool password_changed) {
 }
 
 void Server::schedule_flush(Session& session) {
-    if (pending_flush_.empty()) asio::post(io_, [this] { flush_scheduled(); });
-    pending_flush_.push_back(&session);
+    EventLoop& loop = session.loop();
+    if (loop.pending_flush.empty()) asio::post(*loop.io, [this, &loop] { flush_scheduled(loop); });
+    loop.pending_flush.push_back(&session);
 }
 
-void Server::cancel_flush(Session& session) { std::erase(pending_flush_, &session); }
+void Server::cancel_flush(Session& session) { std::erase(session.loop().pending_flush, &session); }
 
-void Server::flush_scheduled() {
+// Runs on `loop`'s thread, and only that thread ends its sessions' lives, so every session in the
+// batch is still there even if another loop stops it meanwhile (its flush then does nothing).
+void Server::flush_scheduled(EventLoop& loop) {
     std::vector<Session*> batch;
-    batch.swap(pending_flush_);
-    for (Session* session : batch) session->flush();
+    if (!threaded_) {
+        batch.swap(loop.pending_flush);
+        for (Session* session : batch) {
+            session->flush_unscheduled();
+            session->flush();
+        }
+    } else {
+        {
+            auto lock = serialize();
+            batch.swap(loop.pending_flush);
+            for (Session* session : batch) session->flush_unscheduled();
+        }
+        for (Session* session : batch) session->flush();
+    }
     batch.clear();
-    if (pending_flush_.empty()) pending_flush_.swap(batch);  // keep the capacity
+    auto lock = serialize();
+    if (loop.pending_flush.empty()) loop.pending_flush.swap(batch);  // keep the capacity
 }
 
 int64_t Server::tcp_port() const {

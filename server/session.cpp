@@ -27,6 +27,8 @@ Session::Session(Server& server, Socket socket, std::string peer, std::string lo
                  bool unix_socket)
     : server_(server),
       socket_(std::move(socket)),
+      loop_(&server.loop_of(socket_.get_executor())),
+      threaded_(server.threaded()),
       peer_(std::move(peer)),
       local_(std::move(local)),
       unix_socket_(unix_socket),
@@ -43,12 +45,17 @@ Session::Session(Server& server, Socket socket, std::string peer, std::string lo
 
 Session::~Session() = default;
 
+// co_spawn runs the coroutine's first steps inline when already on its loop; spawning from a
+// posted handler keeps them out of the caller, which may hold the execution lock.
 void Session::start() {
-    asio::co_spawn(
-        socket_.get_executor(), [self = shared_from_this()] { return self->reader(); },
-        asio::detached);
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        asio::co_spawn(
+            self->socket_.get_executor(), [self] { return self->reader(); }, asio::detached);
+    });
 }
 
+// From another loop (CLIENT KILL, a publisher, the cron) the session leaves the registry and the
+// session map now; its own loop closes the socket, since that loop may be using it right now.
 void Session::stop() {
     if (stopped_) return;
     stopped_ = true;
@@ -56,10 +63,22 @@ void Session::stop() {
     server_.registry().remove(*this);
     transaction_.discard();
     server_.remove_session(*this);
+    if (on_own_loop()) {
+        close_socket();
+    } else {
+        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close_socket(); });
+    }
+}
+
+void Session::close_socket() {
     output_.clear();
     asio::error_code ignored;
     socket_.shutdown(Socket::shutdown_both, ignored);
     socket_.close(ignored);
+}
+
+bool Session::on_own_loop() const {
+    return !server_.threaded() || loop_->io->get_executor().running_in_this_thread();
 }
 
 void Session::close_after_reply() { closing_ = true; }
@@ -67,32 +86,45 @@ void Session::close_after_reply() { closing_ = true; }
 void Session::close_soon() {
     if (closing_ || stopped_) return;
     closing_ = true;
-    output_.clear();
-    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->stop(); });
+    discard_output_ = true;
+    // Another loop may be writing the queued frames right now: that loop drops them instead.
+    if (on_own_loop()) output_.clear();
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        auto lock = self->server_.serialize();
+        self->stop();
+    });
 }
 
 bool Session::auth_required() const { return !authenticated_ && server_.acl().auth_required(); }
 
+// The execution lock (a no-op with one loop) is held around everything but the socket calls and
+// never across a co_await.
 asio::awaitable<void> Session::reader() {
     if (tls_ && !co_await tls_handshake()) {
+        auto lock = server_.serialize();
         stop();
         co_return;
     }
-    while (!stopped_ && !closing_) {
-        input_.release_if_empty();
+    for (;;) {
+        {
+            auto lock = server_.serialize();
+            if (stopped_ || closing_) break;
+            input_.release_if_empty();
+        }
+        // OpenSSL may need to write (a renegotiation or key update) before it can read on.
         const auto readiness = tls_read_wants_write_ ? Socket::wait_write : Socket::wait_read;
         auto [ec] = co_await socket_.async_wait(readiness, as_tuple(use_awaitable));
-        if (ec || stopped_) break;
-        for (;;) {
-            const ReadResult result = read_once();
-            if (result == ReadResult::closed) stop();
-            if (result != ReadResult::more || stopped_ || closing_) break;
-            // More is waiting. Like Redis, one read per turn: let the flushes this batch
-            // scheduled, and other clients, run before reading on.
+        if (ec) break;
+        // More is waiting after a full read. Like Redis, one read per turn: let the flushes
+        // this batch scheduled, and other clients, run before reading on.
+        while (read_once() == ReadResult::more)
             co_await asio::post(socket_.get_executor(), use_awaitable);
-        }
         // Backpressure for a client that sends requests faster than it reads the replies.
-        while (!stopped_ && !is_pubsub_client() && output_.bytes() > reader_pause_output) {
+        for (;;) {
+            {
+                auto lock = server_.serialize();
+                if (stopped_ || is_pubsub_client() || output_.bytes() <= reader_pause_output) break;
+            }
             auto [wait_ec] =
                 co_await socket_.async_wait(Socket::wait_write, as_tuple(use_awaitable));
             if (wait_ec) break;
@@ -102,41 +134,59 @@ asio::awaitable<void> Session::reader() {
 }
 
 Session::ReadResult Session::read_once() {
-    const std::span<char> space = input_.prepare();
+    std::span<char> space;
+    {
+        auto lock = server_.serialize();
+        if (stopped_ || closing_) return ReadResult::closed;
+        space = input_.prepare();
+    }
     asio::error_code ec;
     const size_t received = tls_ ? tls_read(space, ec)
                                  : socket_.read_some(asio::buffer(space.data(), space.size()), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) return ReadResult::drained;
-    if (ec) {
-        if (ec != asio::error::eof) {
-            log::at(LogLevel::verbose, "Reading from client: {}", ec.message());
+    ReadResult result;
+    {
+        auto lock = server_.serialize();
+        // Stopped by another loop meanwhile: what arrived is not run.
+        if (stopped_ || closing_) return ReadResult::closed;
+        if (ec) {
+            if (ec != asio::error::eof) {
+                log::at(LogLevel::verbose, "Reading from client: {}", ec.message());
+            }
+            stop();
+            return ReadResult::closed;
         }
-        return ReadResult::closed;
-    }
-    input_.commit(received);
-    server_.stats().total_net_input_bytes += received;
-    last_interaction_ = Clock::now();
-    // As in Redis, the limit applies to what has been received, before any of it runs. The
-    // request bytes are not quoted in the log: they may hold a password or forged log lines.
-    if (input_.size() > static_cast<size_t>(server_.config().client_query_buffer_limit)) {
-        log::at(LogLevel::warning,
-                "Closing client that reached max query buffer length: {} (qbuf length: {})",
-                describe(), input_.size());
-        return ReadResult::closed;
-    }
-    process_input();
-    if (stopped_ || closing_) {
-        flush();
-        return ReadResult::drained;
+        input_.commit(received);
+        server_.stats().total_net_input_bytes += received;
+        last_interaction_ = Clock::now();
+        // As in Redis, the limit applies to what has been received, before any of it runs. The
+        // request bytes are not quoted in the log: they may hold a password or forged log lines.
+        if (input_.size() > static_cast<size_t>(server_.config().client_query_buffer_limit)) {
+            log::at(LogLevel::warning,
+                    "Closing client that reached max query buffer length: {} (qbuf length: {})",
+                    describe(), input_.size());
+            stop();
+            return ReadResult::closed;
+        }
+        process_input();
+        result = stopped_ || closing_      ? ReadResult::closed
+                 : received < space.size() ? ReadResult::drained
+                                           : ReadResult::more;
     }
     flush();
+    if (result == ReadResult::closed) return result;
+    auto lock = server_.serialize();
     if (auth_required() && output_.bytes() > max_unauthenticated_output) {
         log::at(LogLevel::warning, "Client {} closed for overcoming of output buffer limits.",
                 describe());
+        stop();
         return ReadResult::closed;
     }
-    if (tls_ && tls_->failed()) return ReadResult::closed;  // the bytes before a TLS close ran
-    return received < space.size() ? ReadResult::drained : ReadResult::more;
+    if (tls_ && tls_->failed()) {  // the bytes before a TLS close ran
+        stop();
+        return ReadResult::closed;
+    }
+    return result;
 }
 
 void Session::process_input() {
@@ -187,9 +237,14 @@ void Session::queue_message(protocol::FrameRef frame) {
     // A client receiving messages is subscribed (and authenticated): only the pubsub class
     // applies. Below both limits, which is nearly always, this is two comparisons.
     const BufferLimit& limit = server_.config().pubsub_limit;
-    const size_t used = output_.bytes();
-    const bool below_limits = (!limit.soft_bytes || used < limit.soft_bytes) &&
-                              (!limit.hard_bytes || used < limit.hard_bytes);
+    const auto fits = [&limit](size_t used) {
+        return (!limit.soft_bytes || used < limit.soft_bytes) &&
+               (!limit.hard_bytes || used < limit.hard_bytes);
+    };
+    // With several loops, this client's own loop may not have had a turn to write lately: the
+    // limits are judged on what the socket does not take now, as with one loop.
+    const bool below_limits =
+        fits(output_.bytes()) || (threaded_ && write_from_here() && fits(output_.bytes()));
     if (below_limits) {
         soft_limit_since_ = {};
     } else if (over_output_limit(std::nullopt)) {
@@ -206,6 +261,28 @@ void Session::queue_message(protocol::FrameRef frame) {
     }
 }
 
+// Runs on any loop's thread, under the execution lock: the socket stays open while the session
+// is not stopped, and the owning loop is not writing (it writes without the lock only frames it
+// gathered with writing_ set).
+bool Session::write_from_here() {
+    // One OpenSSL object must not be used from two threads: a TLS session is written by its
+    // own loop only.
+    if (tls_ || writing_ || write_blocked_ || stopped_) return false;
+    bool wrote = false;
+    while (!output_.empty()) {
+        iovec iov[max_iovecs];
+        msghdr message{};
+        message.msg_iov = iov;
+        message.msg_iovlen = output_.gather(iov, max_iovecs);
+        const ssize_t written = ::sendmsg(fd_, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (written <= 0) break;  // full, or an error its own loop will meet
+        server_.stats().total_net_output_bytes += static_cast<size_t>(written);
+        output_.consume(static_cast<size_t>(written));
+        wrote = true;
+    }
+    return wrote;
+}
+
 void Session::move_replies_to_queue() {
     if (replies_.empty()) return;
     output_.push(protocol::Frame::copy_of(replies_));
@@ -214,12 +291,17 @@ void Session::move_replies_to_queue() {
 }
 
 void Session::flush() {
-    flush_scheduled_ = false;
-    if (stopped_) return;
     if (tls_) {
-        flush_tls();
+        // OpenSSL's state is this loop's alone; the queue it drains is shared, hence the lock.
+        auto lock = server_.serialize();
+        if (!stopped_) flush_tls();
         return;
     }
+    if (threaded_) {
+        flush_threaded();
+        return;
+    }
+    if (stopped_) return;
     if (output_.empty() && !write_blocked_ && !replies_.empty()) {
         // The common request/reply case: send the batch's replies straight from their buffer,
         // queueing only what the socket does not take.
@@ -271,6 +353,7 @@ asio::awaitable<bool> Session::tls_handshake() {
     for (;;) {
         const TlsWait wait = tls_->handshake();
         if (wait == TlsWait::none) {
+            auto lock = server_.serialize();
             last_interaction_ = Clock::now();
             co_return true;
         }
@@ -281,6 +364,7 @@ asio::awaitable<bool> Session::tls_handshake() {
         }
         const auto readiness = wait == TlsWait::readable ? Socket::wait_read : Socket::wait_write;
         auto [ec] = co_await socket_.async_wait(readiness, as_tuple(use_awaitable));
+        auto lock = server_.serialize();
         if (ec || stopped_) co_return false;
     }
 }
@@ -301,6 +385,7 @@ size_t Session::tls_read(std::span<char> space, asio::error_code& ec) {
 // Frames are copied into one staging buffer of up to a TLS record, so a flush of many small
 // messages costs one SSL_write and one record; a batch's replies are staged without a copy.
 void Session::flush_tls() {
+    if (discard_output_) output_.clear();
     std::string& staged = tls_->staged();
     if (staged.empty() && output_.empty()) staged.swap(replies_);
     move_replies_to_queue();
@@ -333,23 +418,76 @@ void Session::flush_tls() {
     }
 }
 
+void Session::flush_threaded() {
+    for (;;) {
+        iovec iov[max_iovecs];
+        msghdr message{};
+        message.msg_iov = iov;
+        {
+            auto lock = server_.serialize();
+            if (stopped_) return;
+            if (discard_output_) output_.clear();
+            move_replies_to_queue();
+            if (output_.empty()) {
+                if (closing_) {
+                    asio::error_code ignored;
+                    socket_.shutdown(Socket::shutdown_send, ignored);
+                    stop();
+                }
+                return;
+            }
+            if (write_blocked_) return;
+            // The frames stay in the queue, so these bytes stay valid: only this loop
+            // removes frames, and a stop from another loop leaves the queue to this one.
+            message.msg_iovlen = output_.gather(iov, max_iovecs);
+            writing_ = true;
+        }
+        const ssize_t written = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
+        const int error = errno;
+        auto lock = server_.serialize();
+        writing_ = false;
+        if (written < 0) {
+            if (error == EINTR) continue;
+            if (error == EAGAIN || error == EWOULDBLOCK) {
+                write_blocked_ = true;
+                start_writer();
+            } else {
+                stop();
+            }
+            return;
+        }
+        server_.stats().total_net_output_bytes += static_cast<size_t>(written);
+        output_.consume(static_cast<size_t>(written));
+    }
+}
+
 void Session::start_writer() {
     if (writer_running_) return;
     writer_running_ = true;
-    asio::co_spawn(
-        socket_.get_executor(), [self = shared_from_this()] { return self->writer(); },
-        asio::detached);
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        asio::co_spawn(
+            self->socket_.get_executor(), [self] { return self->writer(); }, asio::detached);
+    });
 }
 
 // Runs only while the socket is full: waits until it can take more, writes, and ends once the
 // queue is drained, so an idle connection carries no writer at all.
 asio::awaitable<void> Session::writer() {
-    while (write_blocked_ && !stopped_) {
+    for (;;) {
+        {
+            auto lock = server_.serialize();
+            if (!write_blocked_ || stopped_) break;
+        }
         auto [ec] = co_await socket_.async_wait(Socket::wait_write, as_tuple(use_awaitable));
-        if (ec || stopped_) break;
-        write_blocked_ = false;
+        if (ec) break;
+        {
+            auto lock = server_.serialize();
+            if (stopped_) break;
+            write_blocked_ = false;
+        }
         flush();
     }
+    auto lock = server_.serialize();
     writer_running_ = false;
 }
 

@@ -5,6 +5,11 @@
 // published by others, once per event-loop turn (Server::schedule_flush), so many messages
 // share one syscall. When the socket is full a writer coroutine waits for it to drain; it
 // exists only then, so an idle connection costs one suspended reader and nothing else.
+//
+// With io-threads > 1 (see server/server.hpp) the session lives on one event loop, which alone
+// reads, writes and closes its socket. Everything else about it, including its output queue,
+// is guarded by the server's execution lock, because other loops publish to it, list it and
+// kill it; socket reads and writes happen with the lock released.
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -29,6 +34,7 @@ namespace backplane {
 class Server;
 struct CommandSpec;
 struct AclUser;
+struct EventLoop;
 
 using Socket = asio::generic::stream_protocol::socket;
 using Clock = std::chrono::steady_clock;
@@ -52,14 +58,21 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     void close_soon();
 
     void deliver(MessageFrames& message) override;
-    /// Writes as much queued output as the socket takes now.
+    /// Writes as much queued output as the socket takes now (on the session's own loop, without
+    /// the execution lock held).
     void flush();
+    /// Server::schedule_flush took the session off its loop's pending list (under the lock). The
+    /// flag stays set while the session is on the list, even across a direct flush, so that
+    /// stop() always takes it off.
+    void flush_unscheduled() { flush_scheduled_ = false; }
     /// Checks the soft output-buffer limit and the idle timeout (from the server's timer).
     void check_timers(Clock::time_point now);
 
     // State read and changed by commands.
     uint64_t id() const { return id_; }
     Server& server() { return server_; }
+    /// The event loop that owns this client's socket.
+    EventLoop& loop() { return *loop_; }
     bool authenticated() const { return authenticated_; }
     void set_authenticated(bool value) { authenticated_ = value; }
     /// True while the default user needs a password and this client has not logged in.
@@ -107,7 +120,8 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     void flush_tls();
     enum class ReadResult { drained, more, closed };
     /// Reads once and runs the complete requests: `more` when the read filled the buffer (more
-    /// is likely waiting), `closed` at end of stream, on error or over a limit.
+    /// is likely waiting), `closed` when reading is over (end of stream, an error, a limit, or
+    /// the session is closing or stopped; it has then been stopped where that is due).
     ReadResult read_once();
     /// Parses and runs every complete request in the read buffer.
     void process_input();
@@ -119,9 +133,20 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     /// read from the clock when not given and needed.
     bool over_output_limit(std::optional<Clock::time_point> now);
     void start_writer();
+    /// flush() with io-threads > 1: gathers the queue under the lock, writes without it.
+    void flush_threaded();
+    /// With io-threads > 1, from whichever loop holds the execution lock: writes what the socket
+    /// takes now unless the owning loop is writing. True when something was written.
+    bool write_from_here();
+    /// True on the thread of the loop that owns the socket.
+    bool on_own_loop() const;
+    /// Drops the queued output and closes the socket (on the session's own loop).
+    void close_socket();
 
     Server& server_;
     Socket socket_;
+    EventLoop* loop_;
+    const bool threaded_;  // io-threads > 1
     uint64_t id_;
     int fd_;
     std::string peer_;
@@ -147,6 +172,8 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     bool write_blocked_ = false;  // the socket is full; a writer waits for it
     bool writer_running_ = false;
     bool flush_scheduled_ = false;
+    bool writing_ = false;         // the owning loop is writing gathered frames without the lock
+    bool discard_output_ = false;  // closing for overrunning a limit: write nothing more
     int64_t db_ = 0;
     std::string name_;
     std::string lib_name_;

@@ -76,7 +76,7 @@ void server_section(Server& server, std::string& out) {
     field(out, "configured_hz:10");
     field(out, "executable:{}", length > 0 ? executable : "");
     field(out, "config_file:{}", server.config().config_file);
-    field(out, "io_threads_active:0");
+    field(out, "io_threads_active:{}", server.threaded() ? 1 : 0);
     field(out, "backplane_version:{}", backplane_version);
 }
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
-from servers import BACKPLANE_SERVER, REDIS_SERVER, ServerProcess, bulk, encode, free_port  # noqa: E402,F401
+from servers import BACKPLANE_EXTRA_ARGS, BACKPLANE_SERVER, REDIS_SERVER, ServerProcess, bulk, encode, free_port  # noqa: E402,F401
 
 AGAINST_REDIS = os.environ.get("BACKPLANE_ITEST_AGAINST") == "redis"
 PASSWORD = "s3cret"
@@ -46,6 +46,8 @@ def server_argv(config_file=None, port=None, bind="127.0.0.1", **directives):
         argv += ["--bind", bind]
     if AGAINST_REDIS:
         argv += ["--save", "", "--appendonly", "no", "--dir", tempfile.gettempdir()]
+    if not AGAINST_REDIS:
+        argv += BACKPLANE_EXTRA_ARGS  # before the test's own directives, which win
     return argv + directive_args(directives)
 
 

@@ -2,6 +2,7 @@
 (redis-behaviour.md 3.1 and 7.3 items 8/9): never block PUBLISH, drop the slow one."""
 import gc
 import math
+import os
 import time
 
 import pytest
@@ -11,6 +12,12 @@ from itest_util import Client, message, subscribe_reply
 LIMITS = "pubsub 1mb 256kb 3"
 MIB = 1024 * 1024
 MSG = 8192
+# With several event loops (BACKPLANE_EXTRA_ARGS="--io-threads 4") a subscriber's writes happen
+# on its own loop's thread, a scheduler slice behind the publisher's at worst, so how much of the
+# stream sits in the kernel at a given PUBLISH is not reproducible (README, "Threads").
+THREADED = "io-threads" in os.environ.get("BACKPLANE_EXTRA_ARGS", "")
+# ThreadSanitizer slows the server about tenfold: no latency bound holds then.
+SLOWED = THREADED and os.environ.get("BACKPLANE_SANITIZED") == "1"
 
 
 def _tcp_wmem_max():
@@ -96,6 +103,9 @@ def test_slow_subscriber_dropped_at_hard_limit(start):
     trips timed between the PUBLISHes (+0.5 ms), i.e. when the delays are the machine's and
     not caused by the slow subscriber. Every functional assertion must hold in every run."""
     results = []
+    if SLOWED:
+        _hard_limit_scenario(start)  # the functional assertions only
+        return
     for _ in range(3):
         p99, ping_p99 = _hard_limit_scenario(start)
         results.append((p99, ping_p99))
@@ -142,6 +152,7 @@ def _hard_limit_scenario(start):
     return _p99(latencies), _p99(pings)
 
 
+@pytest.mark.skipif(THREADED, reason="calibrates kernel buffering against one loop's write timing")
 def test_slow_subscriber_dropped_by_soft_limit_without_more_traffic(start):
     """Push a subscriber's queue above 256 KiB (below 1 MiB), then publish nothing more: it is
     closed between 3 and 4.5 s later."""

@@ -4,6 +4,7 @@ Every server gets a free port from the kernel, is waited for until it accepts co
 and is stopped by its PID (SIGTERM, then SIGKILL) when the test is done.
 """
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -14,6 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BACKPLANE_SERVER = Path(os.environ.get("BACKPLANE_SERVER", ROOT / "build" / "server" / "backplane-server"))
 REDIS_SERVER = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
+# Flags appended to every backplane-server command line, e.g. "--io-threads 4": the suites run
+# once as they are and once with several event loops (ctest's *_threads entries).
+BACKPLANE_EXTRA_ARGS = shlex.split(os.environ.get("BACKPLANE_EXTRA_ARGS", ""))
 
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
@@ -135,7 +139,9 @@ def start_backplane(config_file=None, port=None, **options):
     argv = [str(BACKPLANE_SERVER)]
     if config_file:
         argv.append(str(config_file))
-    argv += ["--port", str(port), "--bind", "127.0.0.1"] + _directives(options)
+    # The extra flags come first, so that a test's own directives win over them.
+    argv += ["--port", str(port), "--bind", "127.0.0.1"]
+    argv += BACKPLANE_EXTRA_ARGS + _directives(options)
     return ServerProcess(argv, port, "backplane", options.get("unixsocket")).wait_ready()
 
 
