@@ -5,8 +5,8 @@ import pytest
 import redis
 
 from clients_util import CliProcess, cli
-from servers import (BACKPLANE_SERVER, REDIS_SERVER, ServerProcess, _directives, free_port)
-from tls_certs import Certs
+from servers import BACKPLANE_SERVER, REDIS_SERVER
+from tls_certs import Certs, start_tls_server
 
 
 @pytest.fixture(scope="module")
@@ -14,28 +14,10 @@ def certs():
     return Certs()
 
 
-def start_tls(binary, certs, **options):
-    for attempt in range(5):
-        port, tls_port = free_port(), free_port()
-        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--tls-port", str(tls_port)]
-        if binary == REDIS_SERVER:
-            argv += ["--save", "", "--appendonly", "no"]
-        argv += _directives({"tls-cert-file": certs.server_cert, "tls-key-file": certs.server_key,
-                             "tls-ca-cert-file": certs.ca, **options})
-        try:
-            server = ServerProcess(argv, tls_port, "tls").wait_ready()
-        except RuntimeError as error:
-            if "already in use" in str(error) and attempt < 4:
-                continue
-            raise
-        server.plain_port, server.tls_port = port, tls_port
-        return server
-
-
 @pytest.fixture(scope="module")
 def servers(certs):
-    with start_tls(str(BACKPLANE_SERVER), certs) as ours, \
-            start_tls(REDIS_SERVER, certs) as theirs:
+    with start_tls_server(str(BACKPLANE_SERVER), certs) as ours, \
+            start_tls_server(REDIS_SERVER, certs) as theirs:
         yield ours, theirs
 
 

@@ -15,9 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 from diffscript import describe_difference, load_scripts, run_script  # noqa: E402
-from servers import (BACKPLANE_SERVER, REDIS_SERVER, ServerProcess, _directives,  # noqa: E402
-                     free_port)
-from tls_certs import Certs  # noqa: E402
+from servers import BACKPLANE_SERVER, REDIS_SERVER  # noqa: E402
+from tls_certs import Certs, start_tls_server  # noqa: E402
 
 FILES = {"pubsub.txt", "protocol.txt", "resp3.txt", "auth.txt", "misc.txt", "sharded.txt"}
 # A half-close (`shutdown:`) drops the TLS layer in the client, which then sees raw records:
@@ -31,27 +30,9 @@ def certs():
     return Certs()
 
 
-def _start(binary, certs, config):
-    for attempt in range(5):
-        port, tls_port = free_port(), free_port()
-        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--tls-port", str(tls_port)]
-        if binary == REDIS_SERVER:
-            argv += ["--save", "", "--appendonly", "no"]
-        argv += _directives({"tls-cert-file": certs.server_cert, "tls-key-file": certs.server_key,
-                             "tls-ca-cert-file": certs.ca, **config})
-        try:
-            server = ServerProcess(argv, tls_port, "redis" if binary == REDIS_SERVER else
-                                   "backplane").wait_ready()
-            server.tls_port = tls_port
-            return server
-        except RuntimeError as error:
-            if "already in use" not in str(error) or attempt == 4:
-                raise
-
-
 def _run(binary, certs, script):
     context = certs.client_context()
-    with _start(binary, certs, script.config) as server:
+    with start_tls_server(binary, certs, script.config) as server:
         transcript = run_script(
             script, server.tls_port,
             wrap=lambda sock: context.wrap_socket(sock, server_hostname="localhost"))

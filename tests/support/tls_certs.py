@@ -66,3 +66,27 @@ class Certs:
         elif cert:
             context.load_cert_chain(self.client_cert, self.client_key)
         return context
+
+
+def start_tls_server(binary, certs, options=None):
+    """Starts `binary` (backplane-server or redis-server) on free ports with a plain port and a
+    tls-port using `certs`, plus `options` as directives; the server knows both ports as
+    `plain_port` and `tls_port`. Retries when a free port was taken meanwhile."""
+    from servers import REDIS_SERVER, ServerProcess, _directives, free_port
+    for attempt in range(5):
+        port, tls_port = free_port(), free_port()
+        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--tls-port", str(tls_port)]
+        if binary == REDIS_SERVER:
+            argv += ["--save", "", "--appendonly", "no"]
+        argv += _directives({"tls-cert-file": certs.server_cert, "tls-key-file": certs.server_key,
+                             "tls-ca-cert-file": certs.ca, **(options or {})})
+        label = "redis" if binary == REDIS_SERVER else "backplane"
+        try:
+            server = ServerProcess(argv, tls_port, label).wait_ready()
+        except RuntimeError as error:
+            if "already in use" in str(error) and attempt < 4:
+                continue
+            raise
+        server.plain_port, server.tls_port = port, tls_port
+        return server
+
