@@ -4,11 +4,6 @@
 
 namespace backplane {
 
-void OutputQueue::push(protocol::FrameRef frame) {
-    bytes_ += frame->size();
-    frames_.push_back(std::move(frame));
-}
-
 size_t OutputQueue::gather(iovec* iov, size_t max) const {
     size_t count = 0;
     for (size_t i = head_; i < frames_.size() && count < max; ++i, ++count) {
@@ -19,7 +14,7 @@ size_t OutputQueue::gather(iovec* iov, size_t max) const {
     return count;
 }
 
-void OutputQueue::consume(size_t written) {
+void OutputQueue::consume_part(size_t written) {
     bytes_ -= written;
     while (written > 0) {
         const size_t left = frames_[head_]->size() - head_offset_;
@@ -40,13 +35,6 @@ void OutputQueue::consume(size_t written) {
     }
 }
 
-void OutputQueue::clear() {
-    frames_.clear();
-    // A burst can grow the queue's array; give the memory back once it has drained.
-    if (frames_.capacity() > 64) frames_.shrink_to_fit();
-    head_ = 0;
-    head_offset_ = 0;
-    bytes_ = 0;
-}
+void OutputQueue::release_capacity() { frames_.shrink_to_fit(); }
 
 }  // namespace backplane

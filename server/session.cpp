@@ -216,7 +216,7 @@ void Session::execute(std::span<const std::string_view> args) {
     ++server_.stats().total_commands_processed;
     if (!own_messages_.empty()) {
         move_replies_to_queue();
-        for (auto& frame : own_messages_) queue_message(std::move(frame));
+        for (const auto& frame : own_messages_) queue_message(frame);
         own_messages_.clear();
     }
 }
@@ -231,9 +231,10 @@ void Session::deliver(MessageFrames& message) {
     queue_message(message.frame(resp_));
 }
 
-void Session::queue_message(protocol::FrameRef frame) {
+// By reference: the one reference a delivery needs is taken by the queue itself.
+void Session::queue_message(const protocol::FrameRef& frame) {
     if (closing_ || stopped_) return;
-    output_.push(std::move(frame));
+    output_.push(frame);
     // A client receiving messages is subscribed (and authenticated): only the pubsub class
     // applies. Below both limits, which is nearly always, this is two comparisons.
     const BufferLimit& limit = server_.config().pubsub_limit;
@@ -302,7 +303,7 @@ void Session::flush() {
         return;
     }
     if (stopped_) return;
-    if (output_.empty() && !write_blocked_ && !replies_.empty()) {
+    if (!replies_.empty() && output_.empty() && !write_blocked_) {
         // The common request/reply case: send the batch's replies straight from their buffer,
         // queueing only what the socket does not take.
         const ssize_t written = ::send(fd_, replies_.data(), replies_.size(), MSG_NOSIGNAL);
@@ -314,7 +315,7 @@ void Session::flush() {
         server_.stats().total_net_output_bytes += sent;
         replies_.erase(0, sent);
     }
-    move_replies_to_queue();
+    if (!replies_.empty()) move_replies_to_queue();
     while (!output_.empty() && !write_blocked_) {
         ssize_t written;
         if (output_.frames() == 1) {
@@ -340,7 +341,7 @@ void Session::flush() {
         server_.stats().total_net_output_bytes += static_cast<size_t>(written);
         output_.consume(static_cast<size_t>(written));
     }
-    if (output_.empty() && closing_) {
+    if (closing_ && output_.empty()) {
         asio::error_code ignored;
         socket_.shutdown(Socket::shutdown_send, ignored);
         stop();

@@ -128,7 +128,7 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     void execute(std::span<const std::string_view> args);
     void move_replies_to_queue();
     /// Queues a pushed message, enforcing the output-buffer limits, and schedules a flush.
-    void queue_message(protocol::FrameRef frame);
+    void queue_message(const protocol::FrameRef& frame);
     /// Applies client-output-buffer-limit (or the pre-AUTH cap) to the queued bytes; `now` is
     /// read from the clock when not given and needed.
     bool over_output_limit(std::optional<Clock::time_point> now);

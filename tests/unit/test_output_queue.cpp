@@ -129,6 +129,26 @@ TEST_CASE("output_queue: consuming several whole frames at once") {
     CHECK(queue.frames() == 1);
 }
 
+// consume() of exactly what is queued takes a shortcut (the usual whole write): it must leave
+// the same state as the frame-by-frame path, whatever was written of the first frame before.
+TEST_CASE("output_queue: a write of everything left after a partial write") {
+    OutputQueue queue;
+    queue.push(Frame::copy_of("first"));
+    queue.push(Frame::copy_of("second"));
+    queue.consume(2);  // "fi"
+    CHECK(gathered(queue) == "rstsecond");
+    queue.consume(9);
+    CHECK(queue.empty());
+    CHECK(queue.bytes() == 0);
+    CHECK(queue.frames() == 0);
+    CHECK(gathered(queue).empty());
+    queue.push(Frame::copy_of("third"));
+    CHECK(queue.front() == "third");
+    CHECK(buffers(queue) == std::vector<std::string>{"third"});
+    queue.consume(5);
+    CHECK(queue.empty());
+}
+
 TEST_CASE("output_queue: byte-by-byte consumption") {
     OutputQueue queue;
     const std::string all = "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n";
