@@ -91,7 +91,9 @@ public static class TlsChecks
                 var events = new MuxEvents(m);
                 var ch = RedisChannel.Literal("tls-" + Guid.NewGuid().ToString("N")[..8]);
                 var got = new List<byte[]>();
-                await m.GetSubscriber().SubscribeAsync(ch, (_, v) => { lock (got) got.Add((byte[])v!); });
+                // A handler subscription may run handlers concurrently; the queue keeps their order.
+                var queue = await m.GetSubscriber().SubscribeAsync(ch);
+                queue.OnMessage(message => { lock (got) got.Add((byte[])message.Message!); });
                 var big = new byte[1 << 20];
                 new Random(7).NextBytes(big);
                 var small = new byte[] { 0, 1, 2, 255 };
