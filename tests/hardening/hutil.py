@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
-from servers import RawClient, ServerProcess, bulk, encode, start_backplane  # noqa: E402,F401
+from servers import RawClient, ServerProcess, bulk, encode, start_backplane, wait_until  # noqa: E402,F401
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PASSWORD = "hardening-pass"
@@ -173,15 +173,6 @@ def info_field(conn, name):
         if line.startswith(name + ":"):
             return line.split(":", 1)[1]
     raise KeyError(name)
-
-
-def wait_until(predicate, timeout=5.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 # -- pub/sub stream reader ----------------------------------------------------------------------

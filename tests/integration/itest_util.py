@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
-from servers import BACKPLANE_EXTRA_ARGS, BACKPLANE_SERVER, REDIS_SERVER, ServerProcess, bulk, encode, free_port  # noqa: E402,F401
+from servers import (BACKPLANE_EXTRA_ARGS, BACKPLANE_SERVER, REDIS_SERVER,  # noqa: E402,F401
+                     ServerProcess, bulk, encode, free_port, wait_until)
 
 AGAINST_REDIS = os.environ.get("BACKPLANE_ITEST_AGAINST") == "redis"
 PASSWORD = "s3cret"
@@ -211,15 +212,6 @@ def authenticated(port, password=PASSWORD, **kw):
     c = Client(port, **kw)
     assert c.call("AUTH", password) == b"+OK\r\n"
     return c
-
-
-def wait_until(predicate, timeout=5.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def run_server_expecting_failure(argv, timeout=10):

@@ -49,6 +49,16 @@ def bulk(value):
     return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
+def wait_until(predicate, timeout=5.0, step=0.02):
+    """True once `predicate()` is, polling every `step` seconds; its last value at `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
 def free_port():
     """A TCP port that was free a moment ago (the kernel picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
