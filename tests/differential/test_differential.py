@@ -53,7 +53,9 @@ def test_differential(script):
         first = pool.submit(_run, start_redis, script)
         second = pool.submit(_run, start_redis, script)
         ours = None if REDIS_ONLY else pool.submit(_run, start_backplane, script)
-        first, second = first.result(), second.result()
+        # One line each, so that a traceback says which server failed.
+        first = first.result()
+        second = second.result()
         ours = None if ours is None else ours.result()
     nondeterministic = describe_difference(script, first, second, "redis run 1", "redis run 2")
     assert nondeterministic is None, "the script is not deterministic on redis:\n" + nondeterministic

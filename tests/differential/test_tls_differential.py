@@ -51,6 +51,8 @@ def test_tls_differential(certs, script):
     with ThreadPoolExecutor(2) as pool:
         theirs = pool.submit(_run, REDIS_SERVER, certs, script)
         ours = pool.submit(_run, str(BACKPLANE_SERVER), certs, script)
-        theirs, ours = theirs.result(), ours.result()
+        # One line each, so that a traceback says which server failed.
+        theirs = theirs.result()
+        ours = ours.result()
     difference = describe_difference(script, theirs, ours)
     assert difference is None, difference

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -59,11 +60,23 @@ def wait_until(predicate, timeout=5.0, step=0.02):
     return predicate()
 
 
+_handed_out = set()
+_handed_out_lock = threading.Lock()
+
+
 def free_port():
-    """A TCP port that was free a moment ago (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port that was free a moment ago (the kernel picks it) and that this process has not
+    handed out before. The kernel may return a port again as soon as its probe socket closes:
+    two servers started side by side (the differential tests start redis-server and ours at
+    once) would then race for one port, and a readiness probe could reach the wrong server."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with _handed_out_lock:
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
 
 
 class ServerProcess:
@@ -86,15 +99,38 @@ class ServerProcess:
             if self.port == 0:
                 if self.unixsocket and os.path.exists(self.unixsocket):
                     return self
-            else:
-                try:
-                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                        return self
-                except OSError:
-                    pass
+            elif self.listens_on(self.port):
+                return self
             time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"{self.name} did not start:\n{self.log_text()}")
+
+    def listens_on(self, port):
+        """True when this process holds a socket listening on `port`. A successful connect is
+        not proof: another process may have bound the port first, while this one is about to
+        exit with "Address already in use"."""
+        inodes = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                rows = Path(table).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for row in rows:
+                fields = row.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{inode}]")
+        try:
+            descriptors = os.listdir(f"/proc/{self.pid}/fd")
+        except OSError:
+            return False
+        for fd in descriptors:
+            try:
+                if os.readlink(f"/proc/{self.pid}/fd/{fd}") in inodes:
+                    return True
+            except OSError:
+                pass
+        return False
 
     def log_text(self):
         if not self.log.closed:
