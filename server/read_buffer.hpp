@@ -3,6 +3,7 @@
 // hand out views into it. Memory is held only while bytes are pending: an idle connection
 // costs no buffer.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -15,20 +16,27 @@ namespace backplane {
 class ReadBuffer {
   public:
     static constexpr size_t read_chunk = 16 * 1024;  // Redis's PROTO_IOBUF_LEN
+    // Bigger reads batch more messages per subscriber write, but past this the batch no longer
+    // stays in cache while the kernel copies it once per subscriber: 16 KiB messages to 10
+    // subscribers cost 2.1 us per delivery with 64 KiB reads, 2.4 with 128 KiB, 3.0 with 512 KiB.
+    static constexpr size_t max_read = 64 * 1024;
 
     std::string_view pending() const { return {data_.get() + begin_, end_ - begin_}; }
     size_t size() const { return end_ - begin_; }
     size_t capacity() const { return capacity_; }
 
-    /// Space for at least `min_free` more bytes after the pending ones.
-    std::span<char> prepare(size_t min_free = read_chunk) {
-        if (capacity_ - end_ < min_free) {
+    /// Space after the pending bytes for the next read: read_chunk, or more for a client whose
+    /// reads keep filling what they are given. A publisher pipelining 16 KiB messages would
+    /// otherwise be read one message per read, and each message then written to every
+    /// subscriber on its own, where a bigger read delivers a batch in one write per subscriber.
+    std::span<char> prepare() {
+        if (capacity_ - end_ < read_size_) {
             const size_t pending_bytes = size();
-            if (capacity_ - pending_bytes >= min_free && begin_ > 0) {
+            if (capacity_ - pending_bytes >= read_size_ && begin_ > 0) {
                 std::memmove(data_.get(), data_.get() + begin_, pending_bytes);
             } else {
                 size_t grown = capacity_ ? capacity_ * 2 : read_chunk;
-                while (grown - pending_bytes < min_free) grown *= 2;
+                while (grown - pending_bytes < read_size_) grown *= 2;
                 auto bigger = grown == read_chunk ? take_pooled_chunk()
                                                   : std::make_unique_for_overwrite<char[]>(grown);
                 if (pending_bytes) std::memcpy(bigger.get(), data_.get() + begin_, pending_bytes);
@@ -39,10 +47,20 @@ class ReadBuffer {
             begin_ = 0;
             end_ = pending_bytes;
         }
-        return {data_.get() + end_, capacity_ - end_};
+        offered_ = capacity_ - end_;
+        return {data_.get() + end_, offered_};
     }
 
-    void commit(size_t received) { end_ += received; }
+    /// Records `received` bytes read into the space prepare() gave. A read that filled it
+    /// doubles the next one (up to max_read); one that used less than a quarter halves it.
+    void commit(size_t received) {
+        end_ += received;
+        if (received == offered_) {
+            read_size_ = std::min(read_size_ * 2, max_read);
+        } else if (received < read_size_ / 4) {
+            read_size_ = std::max(read_size_ / 2, read_chunk);
+        }
+    }
 
     void consume(size_t used) {
         begin_ += used;
@@ -87,6 +105,8 @@ class ReadBuffer {
     size_t capacity_ = 0;
     size_t begin_ = 0;
     size_t end_ = 0;
+    size_t read_size_ = read_chunk;
+    size_t offered_ = 0;
 };
 
 }  // namespace backplane

@@ -80,10 +80,10 @@ bool accept_error_is_resource_shortage(const asio::error_code& ec) {
 Server::Server(asio::io_context& io, Config config)
     : io_(io),
       config_(std::move(config)),
-      keyspace_(static_cast<size_t>(config_.databases)),
-      scripts_(std::make_unique<scripting::ScriptEngine>(*this)),
       threaded_(config_.io_threads > 1),
       execution_mutex_in_use_(threaded_ ? &execution_mutex_ : nullptr),
+      keyspace_(static_cast<size_t>(config_.databases)),
+      scripts_(std::make_unique<scripting::ScriptEngine>(*this)),
       signals_(io, SIGINT, SIGTERM),
       cron_timer_(io),
       started_(Clock::now()),
