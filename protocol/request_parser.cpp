@@ -36,6 +36,42 @@ std::optional<int64_t> RequestParser::leading_number(std::string_view input, siz
     return value;
 }
 
+// A whole multibulk request already in `input`, in its usual form (every count and length
+// `[1-9][0-9]*`, within the limits): one pass that fills args_ directly. Anything else, such
+// as a request not fully received yet, an empty bulk, a limit or an error, returns false having
+// consumed nothing, and the state machine parses it with Redis's exact outcome.
+bool RequestParser::parse_whole(std::string_view input, const ParserLimits& limits) {
+    if (limits.unauthenticated) return false;
+    const char* p = input.data();
+    const char* const end = p + input.size();
+    // Same acceptance as leading_number: 1 to 17 digits, then '\r' and one more byte.
+    const auto number = [&p, end](char type, int64_t& value) {
+        if (end - p < 4 || p[0] != type || p[1] < '1' || p[1] > '9') return false;
+        const char* const digits = ++p;
+        value = 0;
+        while (p < end && static_cast<unsigned char>(*p - '0') < 10) {
+            value = value * 10 + (*p - '0');
+            if (++p - digits > 17) return false;
+        }
+        if (end - p < 2 || *p != '\r') return false;
+        p += 2;
+        return true;
+    };
+    int64_t count = 0;
+    if (!number('*', count) || count > 1024) return false;
+    for (int64_t i = 0; i < count; ++i) {
+        int64_t length = 0;
+        if (!number('$', length) || length > limits.max_bulk_len || end - p < length + 2) {
+            args_.clear();
+            return false;
+        }
+        args_.emplace_back(p, static_cast<size_t>(length));
+        p += length + 2;
+    }
+    consumed_ = static_cast<size_t>(p - input.data());
+    return true;
+}
+
 ParseStatus RequestParser::parse(std::string_view input, const ParserLimits& limits) {
     for (;;) {
         Step step = Step::need_more;
@@ -44,6 +80,7 @@ ParseStatus RequestParser::parse(std::string_view input, const ParserLimits& lim
                 if (input.empty()) return ParseStatus::incomplete;
                 args_.clear();
                 spans_.clear();
+                if (input[0] == '*' && parse_whole(input, limits)) return ParseStatus::complete;
                 state_ = input[0] == '*' ? State::multibulk_count : State::inline_line;
                 scan_ = input[0] == '*' ? 1 : 0;
                 step = Step::progress;

@@ -47,6 +47,7 @@ class RequestParser {
     enum class State { start, multibulk_count, bulk_header, bulk_data, inline_line };
     enum class Step { progress, need_more, done, failed };
 
+    bool parse_whole(std::string_view input, const ParserLimits& limits);
     Step parse_multibulk_count(std::string_view input, const ParserLimits& limits);
     Step parse_bulk_header(std::string_view input, const ParserLimits& limits);
     Step parse_bulk_data(std::string_view input);

@@ -394,6 +394,34 @@ TEST_CASE("request_parser: sample inputs give the same commands however they are
     }
 }
 
+// A request received whole is parsed in one pass; anything unusual is left to the general
+// parser. Fed whole and split, these inputs cross that boundary both ways.
+TEST_CASE("request_parser: whole requests at the edges of the one-pass path") {
+    const auto many = [](size_t count) {
+        std::string bytes = "*";
+        bytes += std::to_string(count);
+        bytes += "\r\n";
+        for (size_t i = 0; i < count; ++i) bytes += "$1\r\nx\r\n";
+        return Command{bytes, std::vector<std::string>(count, "x")};
+    };
+    const std::vector<Sample> samples = {
+        {"1024 and 1025 arguments", {many(1024), many(1025)}, "", ""},
+        {"a leading zero in a count", {{"*1\r\n$4\r\nPING\r\n", {"PING"}}}, "*01\r\n", invalid_mbulk},
+        {"a leading zero in a bulk length", {}, "*1\r\n$04\r\nPING\r\n", invalid_bulk},
+        {"17 digits in a bulk length", {}, "*1\r\n$10000000000000000\r\n", invalid_bulk},
+        {"18 digits in a bulk length", {}, "*1\r\n$100000000000000000\r\n", invalid_bulk},
+        {"a bulk length one over proto-max-bulk-len",
+         {{"*1\r\n$4\r\nPING\r\n", {"PING"}}},
+         "*1\r\n$5\r\nPINGS\r\n",
+         invalid_bulk,
+         ParserLimits{4, false}},
+    };
+    for (const Sample& sample : samples) {
+        INFO("sample: " << std::string(sample.name));
+        check_every_split(input_of(sample), expected_of(sample), sample.limits);
+    }
+}
+
 TEST_CASE("request_parser: protocol errors of §1.2 with their exact texts") {
     struct Row {
         const char* row;
@@ -794,8 +822,16 @@ TEST_CASE("request_parser: random pipelines round-trip however they are chunked"
             }
             const size_t before = wire.size();
             if (below(2) == 0) {
-                wire += "*" + std::to_string(args.size()) + "\r\n";
-                for (const auto& arg : args) wire += "$" + std::to_string(arg.size()) + "\r\n" + arg + "\r\n";
+                wire += '*';
+                wire += std::to_string(args.size());
+                wire += "\r\n";
+                for (const auto& arg : args) {
+                    wire += '$';
+                    wire += std::to_string(arg.size());
+                    wire += "\r\n";
+                    wire += arg;
+                    wire += "\r\n";
+                }
             } else {
                 static const char* const blanks[] = {" ", "\t", "  ", " \t ", "\v", "\f"};
                 wire += below(3) == 0 ? blanks[below(6)] : "";
