@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -725,9 +726,7 @@ const LetterIndex& commands_by_letter() {
     return index;
 }
 
-}  // namespace
-
-const CommandSpec* find_command(std::string_view name) {
+const CommandSpec* lookup_command(std::string_view name) {
     std::array<char, 32> buffer;
     std::string_view lower;
     if (!lowercase(name, buffer, lower) || lower.empty() || lower[0] < 'a' || lower[0] > 'z')
@@ -736,6 +735,29 @@ const CommandSpec* find_command(std::string_view name) {
         if (spec->name == lower) return spec;
     }
     return nullptr;
+}
+
+}  // namespace
+
+// A client sends the same command over and over, spelled the same way (a backplane node sends
+// little but PUBLISH): the last name found on this thread is kept as received, so a repeat
+// costs one comparison instead of lowercasing and a scan of the table.
+const CommandSpec* find_command(std::string_view name) {
+    struct LastFound {
+        std::array<char, 32> name;
+        size_t size = 0;
+        const CommandSpec* spec = nullptr;
+    };
+    thread_local LastFound last;
+    if (name.size() == last.size && std::memcmp(name.data(), last.name.data(), last.size) == 0)
+        return last.spec;
+    const CommandSpec* spec = lookup_command(name);
+    if (spec) {
+        std::memcpy(last.name.data(), name.data(), name.size());  // at most 32: lookup checked
+        last.size = name.size();
+        last.spec = spec;
+    }
+    return spec;
 }
 
 const CommandSpec* find_subcommand(const CommandSpec& container, std::string_view name) {
