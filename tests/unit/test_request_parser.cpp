@@ -406,7 +406,10 @@ TEST_CASE("request_parser: whole requests at the edges of the one-pass path") {
     };
     const std::vector<Sample> samples = {
         {"1024 and 1025 arguments", {many(1024), many(1025)}, "", ""},
-        {"a leading zero in a count", {{"*1\r\n$4\r\nPING\r\n", {"PING"}}}, "*01\r\n", invalid_mbulk},
+        {"a leading zero in a count",
+         {{"*1\r\n$4\r\nPING\r\n", {"PING"}}},
+         "*01\r\n",
+         invalid_mbulk},
         {"a leading zero in a bulk length", {}, "*1\r\n$04\r\nPING\r\n", invalid_bulk},
         {"17 digits in a bulk length", {}, "*1\r\n$10000000000000000\r\n", invalid_bulk},
         {"18 digits in a bulk length", {}, "*1\r\n$100000000000000000\r\n", invalid_bulk},
