@@ -18,21 +18,32 @@ size_t find_byte(std::string_view input, size_t from, char c) {
                : std::string_view::npos;
 }
 
+// `<type><1-9><up to 16 more digits>\r` followed by at least one byte at `p`: a positive
+// number that string2ll accepts, read in one pass. On success `p` moves past the CR and the
+// byte after it. Anything else (zero, signs, long or partial headers) is left to the general
+// path, which gives Redis's exact errors.
+bool usual_header(const char*& p, const char* end, char type, int64_t& value) {
+    if (end - p < 4 || p[0] != type || p[1] < '1' || p[1] > '9') return false;
+    const char* digits = p + 1;
+    const char* q = digits;
+    value = 0;
+    while (q < end && static_cast<unsigned char>(*q - '0') < 10) {
+        value = value * 10 + (*q - '0');
+        if (++q - digits > 17) return false;
+    }
+    if (end - q < 2 || *q != '\r') return false;
+    p = q + 2;
+    return true;
+}
+
 }  // namespace
 
-// `<type><1-9><up to 17 more digits>\r` followed by at least one byte: a positive number that
-// string2ll accepts. On success pos_ moves past the CR LF. Anything else (zero, signs, long
-// or partial headers) is left to the general path, which gives Redis's exact errors.
 std::optional<int64_t> RequestParser::leading_number(std::string_view input, size_t at, char type) {
-    if (at + 2 >= input.size() || input[at] != type || input[at + 1] < '1' || input[at + 1] > '9')
-        return std::nullopt;
+    if (at >= input.size()) return std::nullopt;
+    const char* p = input.data() + at;
     int64_t value = 0;
-    size_t p = at + 1;
-    for (; p < input.size() && p - at <= 18 && input[p] >= '0' && input[p] <= '9'; ++p) {
-        value = value * 10 + (input[p] - '0');
-    }
-    if (p - at > 18 || p + 1 >= input.size() || input[p] != '\r') return std::nullopt;
-    pos_ = p + 2;
+    if (!usual_header(p, input.data() + input.size(), type, value)) return std::nullopt;
+    pos_ = static_cast<size_t>(p - input.data());
     return value;
 }
 
@@ -44,24 +55,12 @@ bool RequestParser::parse_whole(std::string_view input, const ParserLimits& limi
     if (limits.unauthenticated) return false;
     const char* p = input.data();
     const char* const end = p + input.size();
-    // Same acceptance as leading_number: 1 to 17 digits, then '\r' and one more byte.
-    const auto number = [&p, end](char type, int64_t& value) {
-        if (end - p < 4 || p[0] != type || p[1] < '1' || p[1] > '9') return false;
-        const char* const digits = ++p;
-        value = 0;
-        while (p < end && static_cast<unsigned char>(*p - '0') < 10) {
-            value = value * 10 + (*p - '0');
-            if (++p - digits > 17) return false;
-        }
-        if (end - p < 2 || *p != '\r') return false;
-        p += 2;
-        return true;
-    };
     int64_t count = 0;
-    if (!number('*', count) || count > 1024) return false;
+    if (!usual_header(p, end, '*', count) || count > 1024) return false;
     for (int64_t i = 0; i < count; ++i) {
         int64_t length = 0;
-        if (!number('$', length) || length > limits.max_bulk_len || end - p < length + 2) {
+        if (!usual_header(p, end, '$', length) || length > limits.max_bulk_len ||
+            end - p < length + 2) {
             args_.clear();
             return false;
         }
