@@ -47,15 +47,15 @@ class ReadBuffer {
             begin_ = 0;
             end_ = pending_bytes;
         }
-        offered_ = capacity_ - end_;
-        return {data_.get() + end_, offered_};
+        return {data_.get() + end_, capacity_ - end_};
     }
 
     /// Records `received` bytes read into the space prepare() gave. A read that filled it
     /// doubles the next one (up to max_read); one that used less than a quarter halves it.
     void commit(size_t received) {
+        const bool filled = received == capacity_ - end_;
         end_ += received;
-        if (received == offered_) {
+        if (filled) {
             read_size_ = std::min(read_size_ * 2, max_read);
         } else if (received < read_size_ / 4) {
             read_size_ = std::max(read_size_ / 2, read_chunk);
@@ -105,8 +105,7 @@ class ReadBuffer {
     size_t capacity_ = 0;
     size_t begin_ = 0;
     size_t end_ = 0;
-    size_t read_size_ = read_chunk;
-    size_t offered_ = 0;
+    size_t read_size_ = read_chunk;  // what prepare() makes room for
 };
 
 }  // namespace backplane
