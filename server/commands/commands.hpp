@@ -60,6 +60,8 @@ void expireat(CommandContext& context);
 void pexpireat(CommandContext& context);
 void ttl(CommandContext& context);
 void pttl(CommandContext& context);
+void expiretime(CommandContext& context);
+void pexpiretime(CommandContext& context);
 void persist(CommandContext& context);
 void dbsize(CommandContext& context);
 void flushdb(CommandContext& context);

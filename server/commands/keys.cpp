@@ -1,5 +1,5 @@
 // Generic keyspace commands: EXISTS, DEL, UNLINK, TYPE, EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT,
-// TTL, PTTL, PERSIST, DBSIZE, FLUSHDB, FLUSHALL, KEYS.
+// TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST, DBSIZE, FLUSHDB, FLUSHALL, KEYS.
 
 #include <fmt/format.h>
 #include <strings.h>
@@ -117,8 +117,13 @@ void expire_generic(CommandContext& context, bool seconds, bool relative) {
     context.reply.integer(1);
 }
 
-/// TTL/PTTL: -2 for a missing key, -1 without expiry, else the time left (seconds rounded).
-void ttl_generic(CommandContext& context, bool milliseconds) {
+/// What TTL, PTTL, EXPIRETIME and PEXPIRETIME report of a key's expiry.
+enum class ExpiryView { seconds_left, milliseconds_left, unix_seconds, unix_milliseconds };
+
+/// TTL/PTTL/EXPIRETIME/PEXPIRETIME: -2 for a missing key, -1 without expiry, else the time left
+/// or the absolute expiry. Seconds are rounded to nearest as Redis does, in unsigned arithmetic
+/// so that EXPIRETIME of a key expiring at INT64_MAX ms gives Redis's `:9223372036854776`.
+void reply_expiry(CommandContext& context, ExpiryView view) {
     const int64_t now = unix_time_ms();
     const Database::Entry* entry = lookup_read(context, context.args[1]);
     if (!entry) {
@@ -129,8 +134,13 @@ void ttl_generic(CommandContext& context, bool milliseconds) {
         context.reply.integer(-1);
         return;
     }
-    const int64_t left = std::max<int64_t>(entry->expires_at - now, 0);
-    context.reply.integer(milliseconds ? left : (left + 500) / 1000);
+    const bool absolute = view == ExpiryView::unix_seconds || view == ExpiryView::unix_milliseconds;
+    const int64_t ms = absolute ? entry->expires_at : std::max<int64_t>(entry->expires_at - now, 0);
+    if (view == ExpiryView::milliseconds_left || view == ExpiryView::unix_milliseconds) {
+        context.reply.integer(ms);
+        return;
+    }
+    context.reply.integer(static_cast<int64_t>((static_cast<uint64_t>(ms) + 500) / 1000));
 }
 
 /// DEL and UNLINK: the number of keys removed (a repeated key counts once).
@@ -182,8 +192,10 @@ void pexpire(CommandContext& context) { expire_generic(context, false, true); }
 void expireat(CommandContext& context) { expire_generic(context, true, false); }
 void pexpireat(CommandContext& context) { expire_generic(context, false, false); }
 
-void ttl(CommandContext& context) { ttl_generic(context, false); }
-void pttl(CommandContext& context) { ttl_generic(context, true); }
+void ttl(CommandContext& context) { reply_expiry(context, ExpiryView::seconds_left); }
+void pttl(CommandContext& context) { reply_expiry(context, ExpiryView::milliseconds_left); }
+void expiretime(CommandContext& context) { reply_expiry(context, ExpiryView::unix_seconds); }
+void pexpiretime(CommandContext& context) { reply_expiry(context, ExpiryView::unix_milliseconds); }
 
 /// PERSIST key: `:1\r\n` when an expiry was removed, else `:0\r\n`.
 void persist(CommandContext& context) {

@@ -277,8 +277,9 @@ def test_info_keyspace_section(plain):
 
 
 KEYSPACE_COMMANDS = ("get set setnx setex psetex mget mset incr incrby decr decrby append strlen "
-                     "exists del unlink type expire pexpire expireat pexpireat ttl pttl persist "
-                     "dbsize flushdb flushall keys multi exec discard watch unwatch").split()
+                     "exists del unlink type expire pexpire expireat pexpireat ttl pttl expiretime "
+                     "pexpiretime persist dbsize flushdb flushall keys multi exec discard watch "
+                     "unwatch").split()
 
 
 @pytest.fixture(scope="module")
