@@ -1,5 +1,9 @@
 #include "server/output_queue.hpp"
 
+#include <sys/socket.h>
+
+#include <array>
+#include <cstring>
 #include <utility>
 
 namespace backplane {
@@ -36,5 +40,28 @@ void OutputQueue::consume_part(size_t written) {
 }
 
 void OutputQueue::release_capacity() { frames_.shrink_to_fit(); }
+
+QueuedWrite::QueuedWrite(const OutputQueue& queue) : count_(queue.gather(buffers_, max_buffers)) {
+    if (count_ < 2) return;
+    size_t total = 0;
+    for (size_t i = 0; i < count_; ++i) total += buffers_[i].iov_len;
+    if (total > staging_size || total > count_ * max_staged_average) return;
+    thread_local std::array<char, staging_size> staging;
+    size_t used = 0;
+    for (size_t i = 0; i < count_; ++i) {
+        std::memcpy(staging.data() + used, buffers_[i].iov_base, buffers_[i].iov_len);
+        used += buffers_[i].iov_len;
+    }
+    buffers_[0] = {staging.data(), used};
+    count_ = 1;
+}
+
+ssize_t QueuedWrite::send(int fd, int flags) const {
+    if (count_ == 1) return ::send(fd, buffers_[0].iov_base, buffers_[0].iov_len, flags);
+    msghdr message{};
+    message.msg_iov = const_cast<iovec*>(buffers_);
+    message.msg_iovlen = count_;
+    return ::sendmsg(fd, &message, flags);
+}
 
 }  // namespace backplane

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "server/command_table.hpp"
 #include "server/log.hpp"
@@ -19,7 +20,6 @@ using asio::experimental::as_tuple;
 constexpr size_t max_unauthenticated_output = 64 * 1024;
 /// A normal client that pipelines without reading is paused (not cut) past this much output.
 constexpr size_t reader_pause_output = 4 * 1024 * 1024;
-constexpr size_t max_iovecs = 256;
 
 }  // namespace
 
@@ -271,11 +271,7 @@ bool Session::write_from_here() {
     if (tls_ || writing_ || write_blocked_ || stopped_) return false;
     bool wrote = false;
     while (!output_.empty()) {
-        iovec iov[max_iovecs];
-        msghdr message{};
-        message.msg_iov = iov;
-        message.msg_iovlen = output_.gather(iov, max_iovecs);
-        const ssize_t written = ::sendmsg(fd_, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+        const ssize_t written = QueuedWrite(output_).send(fd_, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (written <= 0) break;  // full, or an error its own loop will meet
         server_.stats().total_net_output_bytes += static_cast<size_t>(written);
         output_.consume(static_cast<size_t>(written));
@@ -317,17 +313,7 @@ void Session::flush() {
     }
     if (!replies_.empty()) move_replies_to_queue();
     while (!output_.empty() && !write_blocked_) {
-        ssize_t written;
-        if (output_.frames() == 1) {
-            const std::string_view bytes = output_.front();
-            written = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-        } else {
-            iovec iov[max_iovecs];
-            msghdr message{};
-            message.msg_iov = iov;
-            message.msg_iovlen = output_.gather(iov, max_iovecs);
-            written = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
-        }
+        const ssize_t written = QueuedWrite(output_).send(fd_, MSG_NOSIGNAL);
         if (written < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 write_blocked_ = true;
@@ -421,9 +407,7 @@ void Session::flush_tls() {
 
 void Session::flush_threaded() {
     for (;;) {
-        iovec iov[max_iovecs];
-        msghdr message{};
-        message.msg_iov = iov;
+        std::optional<QueuedWrite> write;
         {
             auto lock = server_.serialize();
             if (stopped_) return;
@@ -440,10 +424,10 @@ void Session::flush_threaded() {
             if (write_blocked_) return;
             // The frames stay in the queue, so these bytes stay valid: only this loop
             // removes frames, and a stop from another loop leaves the queue to this one.
-            message.msg_iovlen = output_.gather(iov, max_iovecs);
+            write.emplace(output_);
             writing_ = true;
         }
-        const ssize_t written = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
+        const ssize_t written = write->send(fd_, MSG_NOSIGNAL);
         const int error = errno;
         auto lock = server_.serialize();
         writing_ = false;

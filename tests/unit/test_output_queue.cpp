@@ -2,8 +2,10 @@
 // compaction of the frame array after many frames, and clear().
 
 #include <doctest/doctest.h>
-
+#include <fmt/format.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -17,8 +19,8 @@
 #include "protocol/frame.hpp"
 #include "server/output_queue.hpp"
 
-
 using backplane::OutputQueue;
+using backplane::QueuedWrite;
 using backplane::protocol::Frame;
 using backplane::protocol::FrameRef;
 
@@ -30,7 +32,8 @@ std::string gathered(const OutputQueue& queue, size_t max = 64) {
     const size_t count = queue.gather(iov.data(), max);
     std::string out;
     if (count > max) return "<gather returned " + std::to_string(count) + " buffers>";
-    for (size_t i = 0; i < count; ++i) out.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+    for (size_t i = 0; i < count; ++i)
+        out.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
     return out;
 }
 
@@ -44,6 +47,42 @@ std::vector<std::string> buffers(const OutputQueue& queue, size_t max = 64) {
     return out;
 }
 
+/// A connected pair of local stream sockets, closed on destruction.
+struct SocketPair {
+    int fds[2] = {-1, -1};
+    SocketPair() { REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0); }
+    ~SocketPair() {
+        ::close(fds[0]);
+        ::close(fds[1]);
+    }
+    SocketPair(const SocketPair&) = delete;
+    SocketPair& operator=(const SocketPair&) = delete;
+
+    /// Exactly `size` bytes read from the second socket.
+    std::string read(size_t size) const {
+        std::string out(size, '\0');
+        size_t got = 0;
+        while (got < size) {
+            const ssize_t n = ::read(fds[1], out.data() + got, size - got);
+            REQUIRE(n > 0);
+            got += static_cast<size_t>(n);
+        }
+        return out;
+    }
+};
+
+/// Writes one QueuedWrite of `queue` through a socket pair and consumes what was written; the
+/// bytes must be the queue's next ones and `expected_buffers` the buffers handed to the kernel.
+void check_queued_write(OutputQueue& queue, size_t expected_buffers) {
+    const std::string expected = gathered(queue, QueuedWrite::max_buffers);
+    const QueuedWrite write(queue);
+    CHECK(write.buffers() == expected_buffers);
+    SocketPair pair;
+    const ssize_t written = write.send(pair.fds[0], MSG_NOSIGNAL);
+    REQUIRE(written == static_cast<ssize_t>(expected.size()));
+    CHECK(pair.read(expected.size()) == expected);
+    queue.consume(static_cast<size_t>(written));
+}
 
 }  // namespace
 
@@ -116,7 +155,8 @@ TEST_CASE("output_queue: push, gather and consume across frame boundaries") {
 
 TEST_CASE("output_queue: consuming several whole frames at once") {
     OutputQueue queue;
-    for (const char* part : {"one", "two", "three", "four", "five"}) queue.push(Frame::copy_of(part));
+    for (const char* part : {"one", "two", "three", "four", "five"})
+        queue.push(Frame::copy_of(part));
     CHECK(queue.bytes() == 19);
     CHECK(queue.frames() == 5);
     queue.consume(11);  // one two three
@@ -254,11 +294,11 @@ TEST_CASE("output_queue: 5000 frames consumed progressively stay exact through c
     for (int variant = 0; variant < 2; ++variant) {
         CAPTURE(variant);
         OutputQueue queue;
-        std::string model;          // every byte pushed
-        std::vector<size_t> ends;   // end offset of each frame in `model`
-        size_t written = 0;         // bytes consumed
+        std::string model;         // every byte pushed
+        std::vector<size_t> ends;  // end offset of each frame in `model`
+        size_t written = 0;        // bytes consumed
         auto push = [&](size_t i) {
-            const std::string text = "frame " + std::to_string(i) + std::string(i % 13, '.') + "\r\n";
+            const std::string text = fmt::format("frame {}{}\r\n", i, std::string(i % 13, '.'));
             queue.push(Frame::copy_of(text));
             model += text;
             ends.push_back(model.size());
@@ -276,12 +316,13 @@ TEST_CASE("output_queue: 5000 frames consumed progressively stay exact through c
                 for (int k = 0; k < 2; ++k) push(pushed++);
             }
             const size_t left = model.size() - written;
-            const size_t chunk = std::min<size_t>(left, std::uniform_int_distribution<size_t>(1, 120)(rng));
+            const size_t chunk =
+                std::min<size_t>(left, std::uniform_int_distribution<size_t>(1, 120)(rng));
             queue.consume(chunk);
             written += chunk;
             ++steps;
-            const size_t frames_left =
-                static_cast<size_t>(ends.end() - std::upper_bound(ends.begin(), ends.end(), written));
+            const size_t frames_left = static_cast<size_t>(
+                ends.end() - std::upper_bound(ends.begin(), ends.end(), written));
             if (queue.bytes() != model.size() - written || queue.frames() != frames_left) {
                 CAPTURE(steps);
                 CHECK(queue.bytes() == model.size() - written);
@@ -294,9 +335,10 @@ TEST_CASE("output_queue: 5000 frames consumed progressively stay exact through c
             const size_t count = queue.gather(iov.data(), iov.size());
             CHECK(count == std::min<size_t>(16, frames_left));
             std::string got;
-            for (size_t i = 0; i < count; ++i) got.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
-            const size_t first_frame =
-                static_cast<size_t>(std::upper_bound(ends.begin(), ends.end(), written) - ends.begin());
+            for (size_t i = 0; i < count; ++i)
+                got.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+            const size_t first_frame = static_cast<size_t>(
+                std::upper_bound(ends.begin(), ends.end(), written) - ends.begin());
             const size_t expected_end = count == 0 ? written : ends[first_frame + count - 1];
             if (got != model.substr(written, expected_end - written)) {
                 CAPTURE(steps);
@@ -318,12 +360,12 @@ TEST_CASE("output_queue: compaction after 1024 written frames keeps the queue ex
     OutputQueue queue;
     std::string model;
     for (int i = 0; i < 2000; ++i) {
-        const std::string text = "<" + std::to_string(i) + ">";
+        const std::string text = fmt::format("<{}>", i);
         queue.push(Frame::copy_of(text));
         model += text;
     }
     size_t prefix = 0;
-    for (int i = 0; i < 1024; ++i) prefix += ("<" + std::to_string(i) + ">").size();
+    for (int i = 0; i < 1024; ++i) prefix += fmt::format("<{}>", i).size();
     queue.consume(prefix + 2);  // 1024 frames and "<1" of "<1024>"
     CHECK(queue.frames() == 976);
     CHECK(queue.bytes() == model.size() - prefix - 2);
@@ -337,5 +379,54 @@ TEST_CASE("output_queue: compaction after 1024 written frames keeps the queue ex
     CHECK(queue.frames() == 976);
     CHECK(gathered(queue, 2000) == model.substr(prefix + 6) + "end");
     queue.consume(queue.bytes());
+    CHECK(queue.empty());
+}
+
+TEST_CASE("queued_write: short frames are staged into one buffer, in order") {
+    OutputQueue queue;
+    for (int i = 0; i < 16; ++i)
+        queue.push(
+            Frame::copy_of(fmt::format("*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\n{:02}\r\n", i)));
+    queue.consume(5);  // a partly written first frame is staged from where it stands
+    check_queued_write(queue, 1);
+    CHECK(queue.empty());
+}
+
+TEST_CASE("queued_write: one frame, long frames and a queue past the staging size go in place") {
+    OutputQueue queue;
+    queue.push(Frame::copy_of("+only\r\n"));
+    check_queued_write(queue, 1);
+    CHECK(queue.empty());
+
+    const std::string long_frame(QueuedWrite::max_staged_average + 1, 'L');
+    queue.push(Frame::copy_of(long_frame));
+    queue.push(Frame::copy_of(long_frame));
+    check_queued_write(queue, 2);  // average over the limit
+    CHECK(queue.empty());
+
+    queue.push(Frame::copy_of(std::string(QueuedWrite::max_staged_average, 'a')));
+    queue.push(Frame::copy_of(std::string(QueuedWrite::max_staged_average, 'b')));
+    check_queued_write(queue, 1);  // average exactly at the limit
+    CHECK(queue.empty());
+
+    const size_t frame_size = 100;
+    const size_t count = QueuedWrite::staging_size / frame_size + 1;
+    for (size_t i = 0; i < count; ++i) queue.push(Frame::copy_of(std::string(frame_size, 'x')));
+    check_queued_write(queue, count);  // total over the staging size
+    CHECK(queue.empty());
+}
+
+TEST_CASE("queued_write: at most max_buffers frames per write, the rest left queued") {
+    OutputQueue queue;
+    std::string model;
+    for (size_t i = 0; i < QueuedWrite::max_buffers + 10; ++i) {
+        const std::string text = fmt::format("{:0100}", i);  // 26 KB in all: written in place
+        queue.push(Frame::copy_of(text));
+        model += text;
+    }
+    check_queued_write(queue, QueuedWrite::max_buffers);
+    CHECK(queue.frames() == 10);
+    CHECK(gathered(queue) == model.substr(QueuedWrite::max_buffers * 100));
+    check_queued_write(queue, 1);  // the last 10 frames are short enough to stage
     CHECK(queue.empty());
 }
