@@ -1,7 +1,5 @@
 #include "server/output_queue.hpp"
 
-#include <sys/socket.h>
-
 #include <array>
 #include <cstring>
 #include <utility>
@@ -41,7 +39,8 @@ void OutputQueue::consume_part(size_t written) {
 
 void OutputQueue::release_capacity() { frames_.shrink_to_fit(); }
 
-QueuedWrite::QueuedWrite(const OutputQueue& queue) : count_(queue.gather(buffers_, max_buffers)) {
+void QueuedWrite::take_several(const OutputQueue& queue) {
+    count_ = queue.gather(buffers_, max_buffers);
     if (count_ < 2) return;
     size_t total = 0;
     for (size_t i = 0; i < count_; ++i) total += buffers_[i].iov_len;
@@ -56,8 +55,7 @@ QueuedWrite::QueuedWrite(const OutputQueue& queue) : count_(queue.gather(buffers
     count_ = 1;
 }
 
-ssize_t QueuedWrite::send(int fd, int flags) const {
-    if (count_ == 1) return ::send(fd, buffers_[0].iov_base, buffers_[0].iov_len, flags);
+ssize_t QueuedWrite::send_gathered(int fd, int flags) const {
     msghdr message{};
     message.msg_iov = const_cast<iovec*>(buffers_);
     message.msg_iovlen = count_;

@@ -2,6 +2,7 @@
 // The bytes waiting to be written to one client: shared message frames and the client's own
 // reply chunks, in order, counted in bytes so output-buffer limits can be enforced.
 
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -87,14 +88,29 @@ class QueuedWrite {
     /// Takes up to max_buffers frames of `queue`; the queue must not change until send().
     /// A staged copy is the calling thread's: that thread calls send(), before it makes
     /// another QueuedWrite.
-    explicit QueuedWrite(const OutputQueue& queue);
+    explicit QueuedWrite(const OutputQueue& queue) {
+        // Inline, because one frame is the common case (a message, or a batch's replies).
+        if (queue.frames() == 1) {
+            const std::string_view bytes = queue.front();
+            buffers_[0] = {const_cast<char*>(bytes.data()), bytes.size()};
+            count_ = 1;
+        } else {
+            take_several(queue);
+        }
+    }
 
     /// Writes the bytes taken to `fd` with `flags` (MSG_*): what send()/sendmsg() return.
-    ssize_t send(int fd, int flags) const;
+    ssize_t send(int fd, int flags) const {
+        if (count_ == 1) return ::send(fd, buffers_[0].iov_base, buffers_[0].iov_len, flags);
+        return send_gathered(fd, flags);
+    }
     /// How many buffers send() hands the kernel: 1 when the frames were staged.
     size_t buffers() const { return count_; }
 
   private:
+    void take_several(const OutputQueue& queue);
+    ssize_t send_gathered(int fd, int flags) const;
+
     iovec buffers_[max_buffers];
     size_t count_ = 0;
 };
