@@ -2,6 +2,7 @@
 // helpers, and swap-removal under random operations checked against a simple model.
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -45,7 +46,7 @@ public:
     std::vector<std::string> frames;
 };
 
-std::string bulk(std::string_view s) { return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n"; }
+std::string bulk(std::string_view s) { return fmt::format("${}\r\n{}\r\n", s.size(), s); }
 
 std::string message(std::string_view channel, std::string_view payload) {
     return "*3\r\n$7\r\nmessage\r\n" + bulk(channel) + bulk(payload);
@@ -391,11 +392,11 @@ TEST_CASE("channel_registry: remove() drops every channel and pattern of a subsc
     FakeSubscriber gone;
     FakeSubscriber stays;
     for (int i = 0; i < 50; ++i) {
-        CHECK(registry.subscribe(gone, "ch" + std::to_string(i)));
-        CHECK(registry.psubscribe(gone, "p" + std::to_string(i) + ".*"));
+        CHECK(registry.subscribe(gone, fmt::format("ch{}", i)));
+        CHECK(registry.psubscribe(gone, fmt::format("p{}.*", i)));
         if (i % 5 == 0) {
-            CHECK(registry.subscribe(stays, "ch" + std::to_string(i)));
-            CHECK(registry.psubscribe(stays, "p" + std::to_string(i) + ".*"));
+            CHECK(registry.subscribe(stays, fmt::format("ch{}", i)));
+            CHECK(registry.psubscribe(stays, fmt::format("p{}.*", i)));
         }
     }
     CHECK(gone.subscription_count() == 100);
@@ -410,8 +411,8 @@ TEST_CASE("channel_registry: remove() drops every channel and pattern of a subsc
     CHECK(registry.channel_count() == 10);
     CHECK(registry.pattern_count() == 10);
     for (int i = 0; i < 50; ++i) {
-        const std::string ch = "ch" + std::to_string(i);
-        const std::string pch = "p" + std::to_string(i) + ".x";
+        const std::string ch = fmt::format("ch{}", i);
+        const std::string pch = fmt::format("p{}.x", i);
         const size_t expected = i % 5 == 0 ? 1 : 0;
         CHECK(registry.subscriber_count(ch) == expected);
         CHECK(registry.publish(ch, "m") == expected);
@@ -447,7 +448,7 @@ TEST_CASE("channel_registry: swap-remove keeps the remaining subscribers of a ch
                 CHECK(registry.subscribe(*subscribers.back(), "ch"));
             }
             // Another channel per subscriber, so that remove() has more than one list to fix.
-            CHECK(registry.subscribe(*subscribers.back(), "own" + std::to_string(i)));
+            CHECK(registry.subscribe(*subscribers.back(), fmt::format("own{}", i)));
         }
         std::vector<size_t> order(count);
         for (size_t i = 0; i < count; ++i) order[i] = i;
@@ -558,8 +559,8 @@ TEST_CASE("channel_registry: random operations agree with a model") {
             registry.remove(s);
         } else {
             // Publish to a known or an unknown channel and check every subscriber's frames.
-            const std::string ch = roll(4) == 0 ? "zz" + std::to_string(roll(3)) : channels[roll(channels.size())];
-            const std::string payload = "p" + std::to_string(step);
+            const std::string ch = roll(4) == 0 ? fmt::format("zz{}", roll(3)) : channels[roll(channels.size())];
+            const std::string payload = fmt::format("p{}", step);
             std::vector<std::vector<std::string>> expected(subscriber_count);
             size_t expected_count = 0;
             if (auto it = model_channels.find(ch); it != model_channels.end()) {
@@ -597,15 +598,15 @@ TEST_CASE("channel_registry: 10,000 patterns with different literal prefixes") {
     for (int i = 0; i < 100; ++i) subs.push_back(std::make_unique<FakeSubscriber>());
     // "p<i>:*" for 10,000 values of i, spread over 100 subscribers; only "p<i>:*" matches
     // "p<i>:x" since "p1:*" does not match "p12:x".
-    for (int i = 0; i < 10000; ++i) CHECK(registry.psubscribe(*subs[static_cast<size_t>(i % 100)], "p" + std::to_string(i) + ":*"));
+    for (int i = 0; i < 10000; ++i) CHECK(registry.psubscribe(*subs[static_cast<size_t>(i % 100)], fmt::format("p{}:*", i)));
     // Patterns whose prefixes are prefixes of one another: "q1*" matches "q123" and "q12x".
     FakeSubscriber nested;
-    for (int i = 0; i < 1000; ++i) CHECK(registry.psubscribe(nested, "p" + std::to_string(i) + "*"));
+    for (int i = 0; i < 1000; ++i) CHECK(registry.psubscribe(nested, fmt::format("p{}*", i)));
     CHECK(registry.pattern_count() == 11000);
 
     for (int i : {0, 1, 12, 123, 999, 1000, 4567, 9999}) {
         CAPTURE(i);
-        const std::string channel = "p" + std::to_string(i) + ":x";
+        const std::string channel = fmt::format("p{}:x", i);
         // Patterns "p<prefix of i>*" of `nested` for every prefix of i's digits below 1000.
         std::vector<std::string> nested_expected;
         const std::string digits = std::to_string(i);
@@ -618,7 +619,7 @@ TEST_CASE("channel_registry: 10,000 patterns with different literal prefixes") {
         for (int k = 0; k < 100; ++k) {
             const auto frames = subs[static_cast<size_t>(k)]->take();
             if (k == i % 100) {
-                CHECK(frames == std::vector<std::string>{pmessage("p" + std::to_string(i) + ":*", channel, "m")});
+                CHECK(frames == std::vector<std::string>{pmessage(fmt::format("p{}:*", i), channel, "m")});
             } else {
                 CHECK(frames.empty());
             }
@@ -632,13 +633,13 @@ TEST_CASE("channel_registry: 10,000 patterns with different literal prefixes") {
     CHECK(registry.publish("", "m") == 0);
 
     // Drop the even patterns: odd ones still deliver, even ones no longer do.
-    for (int i = 0; i < 10000; i += 2) CHECK(registry.punsubscribe(*subs[static_cast<size_t>(i % 100)], "p" + std::to_string(i) + ":*"));
+    for (int i = 0; i < 10000; i += 2) CHECK(registry.punsubscribe(*subs[static_cast<size_t>(i % 100)], fmt::format("p{}:*", i)));
     registry.remove(nested);
     CHECK(registry.pattern_count() == 5000);
     for (int i : {0, 1, 12, 123, 998, 999, 4567, 9998, 9999}) {
         CAPTURE(i);
         const size_t expected = i % 2;
-        CHECK(registry.publish("p" + std::to_string(i) + ":y", "m") == expected);
+        CHECK(registry.publish(fmt::format("p{}:y", i), "m") == expected);
         CHECK(subs[static_cast<size_t>(i % 100)]->take().size() == expected);
     }
 }
@@ -700,8 +701,8 @@ TEST_CASE("channel_registry: patterns sharing a literal prefix survive each othe
     CHECK(registry.punsubscribe(a, "ab*"));
     // New names of the same size likely take the freed memory.
     for (int i = 0; i < 8; ++i) {
-        registry.subscribe(a, "zz" + std::to_string(i));
-        registry.psubscribe(a, "yy" + std::to_string(i) + "*");
+        registry.subscribe(a, fmt::format("zz{}", i));
+        registry.psubscribe(a, fmt::format("yy{}*", i));
     }
     CHECK(registry.publish("abc", "m") == 1);
     CHECK(b.take() == std::vector<std::string>{pmessage("ab?", "abc", "m")});
@@ -713,7 +714,7 @@ TEST_CASE("channel_registry: patterns sharing a literal prefix survive each othe
     CHECK(registry.psubscribe(d, "news.?"));
     CHECK(registry.psubscribe(d, "news.[xy]"));
     registry.remove(c);
-    for (int i = 0; i < 8; ++i) registry.subscribe(c, "ww" + std::to_string(i));
+    for (int i = 0; i < 8; ++i) registry.subscribe(c, fmt::format("ww{}", i));
     CHECK(registry.publish("news.x", "m") == 2);
     CHECK(sorted(d.take()) == sorted(std::vector<std::string>{pmessage("news.?", "news.x", "m"),
                                                               pmessage("news.[xy]", "news.x", "m")}));
@@ -763,7 +764,7 @@ TEST_CASE("channel_registry: patterns that differ only after a star are told apa
     FakeSubscriber everything, one;
     CHECK(registry.psubscribe(everything, "bench:ch:*"));
     for (int i = 0; i < 10000; ++i) {
-        CHECK(registry.psubscribe(one, "bench:ch:*:x" + std::to_string(i)));
+        CHECK(registry.psubscribe(one, fmt::format("bench:ch:*:x{}", i)));
     }
     CHECK(registry.publish("bench:ch:7", "m") == 1);
     CHECK(registry.publish("bench:ch:7:x42", "m") == 2);

@@ -3,6 +3,7 @@
 // files, command-line directives and CONFIG SET replies).
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <unistd.h>
 
@@ -38,7 +39,7 @@ public:
     explicit TempFile(std::string_view contents) {
         static std::atomic<int> counter{0};
         path_ = (std::filesystem::temp_directory_path() /
-                 ("backplane-test-config-" + std::to_string(::getpid()) + "-" +
+                 (fmt::format("backplane-test-config-{}-", ::getpid()) +
                   std::to_string(counter++) + ".conf"))
                     .string();
         write(contents);
@@ -109,7 +110,7 @@ std::map<std::string, std::string> get(const Config& config, std::vector<std::st
 std::string get_one(const Config& config, std::string_view name) {
     const std::vector<std::string_view> patterns{name};
     const auto pairs = config_get(config, patterns);
-    if (pairs.size() != 1) return "<" + std::to_string(pairs.size()) + " results>";
+    if (pairs.size() != 1) return fmt::format("<{} results>", pairs.size());
     if (pairs[0].first != name) return "<named " + pairs[0].first + ">";
     return pairs[0].second;
 }

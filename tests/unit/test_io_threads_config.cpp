@@ -2,6 +2,7 @@
 // CONFIG SET refusing them as immutable (texts checked against redis-server 7.0.15).
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <string>
 #include <string_view>
@@ -29,7 +30,7 @@ std::string startup_error(std::vector<std::string_view> argv) {
 std::string get_one(const Config& config, std::string_view name) {
     const std::vector<std::string_view> patterns{name};
     const auto pairs = config_get(config, patterns);
-    return pairs.size() == 1 ? pairs[0].second : "<" + std::to_string(pairs.size()) + " results>";
+    return pairs.size() == 1 ? pairs[0].second : fmt::format("<{} results>", pairs.size());
 }
 
 }  // namespace
