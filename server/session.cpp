@@ -58,6 +58,10 @@ void Session::start() {
 // session map now; its own loop closes the socket, since that loop may be using it right now.
 void Session::stop() {
     if (stopped_) return;
+    // Stopped from another loop (CLIENT KILL, ACL changes), this client may still hold messages
+    // queued before the stop, waiting for its own loop's turn. Redis, with one thread, would
+    // have written them already: write what the socket takes now, then close.
+    if (!discard_output_ && !on_own_loop()) write_from_here();
     stopped_ = true;
     if (flush_scheduled_) server_.cancel_flush(*this);
     server_.registry().remove(*this);
